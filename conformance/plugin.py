@@ -1,0 +1,499 @@
+"""The pytest plugin: options, targets and peers, fixtures, verdicts, streamed reports.
+
+Scenarios are ordinary pytest tests decorated with ``conformance.scenario.case``.
+This plugin gives them a ``target`` (parametrized over every target of the
+run whose protocol the case applies to), maps each outcome to a verdict,
+streams one JSON line per case, and writes junit.xml, run.json and
+summary.md at the end. Under pytest-xdist the controller starts the peer once
+and hands its address to the workers.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Generator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from . import __version__, requirements
+from .context import CaseContext
+from .discovery import TargetError, implementation_from_banner, parse_target
+from .net import NetError, NetTimeout
+from .peers import PeerError
+from .peers.catalog import make_peer
+from .report.junit import write_junit
+from .report.results import CaseResult, ResultStream, new_run_dir, read_known_failures
+from .report.summary import problem_lines, summary_markdown, summary_table
+from .target import Credentials, Target
+from .verdict import Observation, Unsupported, Verdict, Violation
+from .wire.errors import ProtocolError
+
+RESULT_KEY = "mailspec_result"
+CTX_KEY = pytest.StashKey[CaseContext]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    g = parser.getgroup("mailspec", "mailspec conformance")
+    g.addoption("--target", action="append", default=[], help="URL (smtp://H:P, smtps://, submission://, lmtp://...), HOST:PORT (protocol found from the greeting) or HOST (standard ports probed); repeatable")
+    g.addoption("--target-config", default=None, help="TOML file: target url, accounts, recipient, unknown_recipient, domain")
+    g.addoption("--user", default=None, help="account name for AUTH/LOGIN")
+    g.addoption("--password", default=None, help="password for --user (never written to reports)")
+    g.addoption("--recipient", default=None, help="an address the target accepts for delivery")
+    g.addoption("--peer", default=None, help="reference peer to start when no --target is given: embedded (default), postfix")
+    g.addoption("--protocol", action="append", default=[], help="only run scenarios of this protocol (smtp, lmtp, pop3, imap, jmap); repeatable")
+    g.addoption("--known-failures", default=None, help="file of '<requirement-id> <reason>' lines: accepted FAILs")
+    g.addoption("--report-dir", default=None, help="where results.jsonl, junit.xml, run.json, summary.md go (default reports/<timestamp>)")
+    g.addoption("--no-report", action="store_true", default=False, help="write no report files")
+    g.addoption("--case-timeout", type=float, default=10.0, help="seconds to wait for any single read from the target (default 10)")
+    g.addoption("--selftest", action="store_true", default=False, help="run each scenario against the clean embedded peer and against its seeded defect")
+    g.addoption("--defect", default=None, help="start the embedded peer with this seeded defect (behaviour name)")
+    g.addoption("--mailspec-progress", action="store_true", default=False, help=argparse_hidden())
+
+
+def argparse_hidden() -> str:
+    return "print one progress line per case on stderr (used by `mailspec run`)"
+
+
+@dataclass
+class State:
+    config: pytest.Config
+    targets: list[Target] | None = None
+    notes: list[str] = field(default_factory=list)
+    peers: list[Any] = field(default_factory=list)
+    stream: ResultStream | None = None
+    report_dir: Path | None = None
+    known: dict[str, str] = field(default_factory=dict)
+    known_fixed: set[str] = field(default_factory=set)
+    started: float = field(default_factory=time.time)
+    total: int = 0
+    done: int = 0
+    failed: int = 0
+    is_worker: bool = False
+    selftest_peers: dict[str, tuple[Any, list[Target]]] = field(default_factory=dict)
+
+    # --- targets -----------------------------------------------------------
+
+    def opt(self, name: str) -> Any:
+        return self.config.getoption(name)
+
+    def get_targets(self) -> list[Target]:
+        if self.targets is None:
+            self.targets = self._resolve_targets()
+        return self.targets
+
+    def _resolve_targets(self) -> list[Target]:
+        if self.is_worker:
+            wi: dict[str, Any] = self.config.workerinput  # type: ignore[attr-defined]
+            if "mailspec_targets" in wi:
+                return [Target.from_json(t) for t in json.loads(wi["mailspec_targets"])]
+        accounts, extra = self._credentials()
+        texts = list(self.opt("target")) + ([extra.pop("url")] if "url" in extra else [])
+        if texts:
+            out: list[Target] = []
+            for text in texts:
+                try:
+                    found, notes = parse_target(text, accounts=accounts)
+                except TargetError as e:
+                    raise pytest.UsageError(str(e)) from None
+                self.notes += notes
+                out += [t.with_(**extra) for t in found]
+            return out
+        name = "embedded" if self.opt("defect") else (self.opt("peer") or "embedded")
+        try:
+            peer = make_peer(name, behaviours=(self.opt("defect"),) if self.opt("defect") else ())
+            targets = peer.start()
+        except PeerError as e:
+            raise pytest.UsageError(f"cannot start peer {name}: {e}") from None
+        self.peers.append(peer)
+        return [t for t in targets if t.extra.get("role", "primary") == "primary"]
+
+    def _credentials(self) -> tuple[tuple[Credentials, ...], dict[str, Any]]:
+        accounts: list[Credentials] = []
+        extra: dict[str, Any] = {}
+        path = self.opt("target_config")
+        if path:
+            import tomllib
+
+            try:
+                data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+            except (OSError, tomllib.TOMLDecodeError) as e:
+                raise pytest.UsageError(f"cannot read --target-config {path}: {e}") from None
+            for a in data.get("account", []):
+                accounts.append(Credentials(a["user"], a.get("password", ""), a.get("address", "")))
+            for key in ("url", "recipient", "unknown_recipient", "domain", "implementation"):
+                if key in data.get("target", {}):
+                    extra[key] = data["target"][key]
+        if self.opt("user"):
+            accounts.insert(0, Credentials(self.opt("user"), self.opt("password") or ""))
+        if self.opt("recipient"):
+            extra["recipient"] = self.opt("recipient")
+        if "recipient" in extra and "domain" not in extra:
+            extra["domain"] = extra["recipient"].rpartition("@")[2]
+        return tuple(accounts), extra
+
+    def stop_peers(self) -> None:
+        for p in [*self.peers, *(peer for peer, _ in self.selftest_peers.values())]:
+            try:
+                p.stop()
+            except Exception as e:  # a peer that fails to stop must not hide the results
+                print(f"mailspec: stopping peer {p.name}: {e}", file=sys.stderr)
+        self.peers.clear()
+        self.selftest_peers.clear()
+
+    # --- reports -----------------------------------------------------------
+
+    def record(self, result: CaseResult) -> None:
+        if self.stream is None:
+            if not self.opt("no_report"):
+                rd = self.opt("report_dir")
+                self.report_dir = Path(rd) if rd else new_run_dir(Path("reports"))
+            self.stream = ResultStream(self.report_dir)
+        self.stream.write(result)
+
+
+def _strict(config: pytest.Config) -> bool:
+    """pytest owns ``--strict`` (it sets the ``strict`` ini option); mailspec reads it: WARN fails too."""
+    return bool(config.getini("strict"))
+
+
+def _state(config: pytest.Config) -> State:
+    st: State = config.stash[STATE_KEY]
+    return st
+
+
+STATE_KEY = pytest.StashKey[State]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "mailspec_case(requirements, defect, protocols): a conformance case")
+    for proto in ("smtp", "lmtp", "submission", "pop3", "imap", "jmap", "interop", "security"):
+        config.addinivalue_line("markers", f"{proto}: {proto} scenarios")
+    for level in ("must", "should", "may"):
+        config.addinivalue_line("markers", f"{level}: cases checking a {level.upper()} requirement")
+    for rfc in sorted({r.rfc for r in requirements.catalog().values()}):
+        config.addinivalue_line("markers", f"rfc{rfc}: cases citing RFC {rfc}")
+    st = State(config, is_worker=hasattr(config, "workerinput"))
+    config.stash[STATE_KEY] = st
+    if not st.is_worker:
+        config.pluginmanager.register(ResultHooks(config), "mailspec-results")
+    kf = config.getoption("known_failures")
+    if kf:
+        try:
+            st.known = read_known_failures(Path(kf))
+        except (OSError, ValueError) as e:
+            raise pytest.UsageError(f"--known-failures: {e}") from None
+
+
+def _wants_peer(config: pytest.Config) -> bool:
+    """Whether this run is a conformance run (so the controller should start the peer)."""
+    return bool(
+        config.getoption("target")
+        or config.getoption("peer")
+        or config.getoption("selftest")
+        or config.getoption("defect")
+        or any("scenarios" in str(a) for a in config.args)
+    )
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """xdist controller: start the peer once and give every worker its targets."""
+    st = _state(node.config)
+    if not _wants_peer(node.config):
+        return
+    targets = st.get_targets()
+    node.workerinput["mailspec_targets"] = json.dumps([t.to_json() for t in targets])
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    st = config.stash.get(STATE_KEY, None)
+    if st is not None:
+        st.stop_peers()
+
+
+# --- collection ---------------------------------------------------------------
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    mark = metafunc.definition.get_closest_marker("mailspec_case")
+    if mark is None or "target" not in metafunc.fixturenames:
+        return
+    st = _state(metafunc.config)
+    protocols: tuple[str, ...] = mark.kwargs["protocols"]
+    wanted = set(metafunc.config.getoption("protocol") or [])
+    targets = [t for t in st.get_targets() if t.protocol in protocols and (not wanted or t.family in wanted or t.protocol in wanted)]
+    if metafunc.config.getoption("selftest"):
+        params = [pytest.param((t, v), id=f"{v}") for t in targets for v in ("clean", "defect")]
+    else:
+        params = [pytest.param((t, ""), id=t.label) for t in targets]
+    if not params:
+        params = [pytest.param((None, ""), id="no-target", marks=pytest.mark.skip(reason="no target of this protocol in this run"))]
+    metafunc.parametrize("target", params, indirect=True)
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    # Drop the placeholders of cases whose protocol has no target in this run.
+    keep = [i for i in items if not i.name.endswith("[no-target]")]
+    if len(keep) != len(items) and any(i.get_closest_marker("mailspec_case") for i in keep):
+        config.hook.pytest_deselected(items=[i for i in items if i not in keep])
+        items[:] = keep
+    _state(config).total = sum(1 for i in items if i.get_closest_marker("mailspec_case"))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_node_collection_finished(node: Any, ids: list[str]) -> None:
+    st = _state(node.config)
+    st.total = max(st.total, len(ids))
+
+
+# --- fixtures -----------------------------------------------------------------
+
+
+@pytest.fixture
+def target(request: pytest.FixtureRequest) -> Target:
+    tgt, variant = request.param
+    if tgt is None:
+        pytest.skip("no target of this protocol in this run")
+    if variant == "defect":
+        mark = request.node.get_closest_marker("mailspec_case")
+        assert mark is not None
+        tgt = _defect_target(_state(request.config), mark.kwargs["defect"], tgt)
+    assert isinstance(tgt, Target)
+    return tgt
+
+
+def _defect_target(st: State, defect: str, clean: Target) -> Target:
+    """The same kind of target on an embedded peer that has the seeded defect."""
+    if defect not in st.selftest_peers:
+        peer = make_peer("embedded", behaviours=(defect,))
+        st.selftest_peers[defect] = (peer, peer.start())
+    for t in st.selftest_peers[defect][1]:
+        if t.protocol == clean.protocol and t.implicit_tls == clean.implicit_tls:
+            return t
+    raise PeerError(f"embedded peer has no {clean.protocol} endpoint")
+
+
+@pytest.fixture
+def case_context(request: pytest.FixtureRequest, target: Target) -> CaseContext:
+    ctx = CaseContext(target, timeout=request.config.getoption("case_timeout"))
+    request.node.stash[CTX_KEY] = ctx
+    return ctx
+
+
+@pytest.fixture
+def smtp(case_context: CaseContext) -> Iterator[Any]:
+    from .clients.smtp import SMTPSessions
+
+    sessions = SMTPSessions(case_context)
+    yield sessions
+    sessions.close_all()
+
+
+# --- verdicts -----------------------------------------------------------------
+
+
+def classify(excinfo: pytest.ExceptionInfo[BaseException] | None, reqs: list[str]) -> tuple[Verdict, str, str, Violation | None]:
+    """(verdict, level, message, violation) for how a case ended."""
+    first = requirements.get(reqs[0])
+    if excinfo is None:
+        return Verdict.PASS, first.level, "", None
+    e = excinfo.value
+    if isinstance(e, Violation):
+        if e.req and e.req not in reqs:
+            # Another requirement broke before this case could check its own.
+            return Verdict.ERROR, first.level, f"precondition not met ({e.req}): {e.message}", e
+        req = requirements.get(e.req) if e.req else first
+        verdict = {"must": Verdict.FAIL, "should": Verdict.WARN, "may": Verdict.INFO}[req.strength]
+        return verdict, req.level, f"{req.id}: {e.message}", e
+    if isinstance(e, Unsupported) or excinfo.typename == "Skipped":
+        return Verdict.UNSUPPORTED, first.level, str(getattr(e, "msg", None) or e), None
+    if isinstance(e, Observation):
+        return Verdict.INFO, first.level, str(e), None
+    if isinstance(e, NetTimeout):
+        return Verdict.TIMEOUT, first.level, f"timeout: {e}", None
+    if isinstance(e, NetError | ProtocolError):
+        return Verdict.ERROR, first.level, f"peer broke the exchange: {e}", None
+    return Verdict.ERROR, first.level, f"harness error: {type(e).__name__}: {e}", None
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
+    report = yield
+    mark = item.get_closest_marker("mailspec_case")
+    if mark is None or call.when == "teardown" or (call.when == "setup" and report.passed):
+        return report
+    st = _state(item.config)
+    reqs: list[str] = list(mark.kwargs["requirements"])
+    verdict, level, message, violation = classify(call.excinfo, reqs)
+    ctx = item.stash.get(CTX_KEY, None)
+    callspec = getattr(item, "callspec", None)
+    tgt, variant = callspec.params.get("target", (None, "")) if callspec else (None, "")
+    if ctx is not None:
+        tgt = ctx.target
+    transcript = "\n\n".join(f"== {tr.label}\n{tr.render()}" for tr in ctx.transcripts) if ctx else ""
+    implementation = (tgt.implementation if tgt else "") or (implementation_from_banner(ctx.banner) if ctx else "")
+    result = CaseResult(
+        case=item.nodeid.split("[", 1)[0].removeprefix("scenarios/"),
+        requirements=reqs,
+        protocol=(tgt.protocol if tgt else reqs[0].split(".")[0]),
+        direction="server",
+        level=level,
+        verdict=verdict.value,
+        target=tgt.label if tgt else "",
+        implementation=implementation,
+        duration_s=round(call.duration, 4),
+        message=message,
+        expected=violation.expected if violation else "",
+        observed=violation.observed if violation else "",
+        defect=mark.kwargs["defect"],
+        variant=variant,
+        nodeid=item.nodeid,
+        transcript=transcript,
+    )
+    strict = _strict(item.config)
+    failing = verdict in (Verdict.FAIL, Verdict.ERROR, Verdict.TIMEOUT) or (strict and verdict == Verdict.WARN)
+    if variant:
+        _selftest_outcome(report, result, reqs)
+    elif verdict == Verdict.FAIL and (set(reqs) & st.known.keys() or (violation and violation.req in st.known)):
+        result.known_failure = True
+        report.outcome = "skipped"
+        report.wasxfail = f"known failure: {message}"
+    elif failing:
+        report.outcome = "failed"
+        report.longrepr = _longrepr(result, reqs)
+    elif verdict == Verdict.UNSUPPORTED:
+        report.outcome = "skipped"
+        report.longrepr = (str(item.path), None, f"UNSUPPORTED: {message}")
+    else:
+        report.outcome = "passed"
+        report.longrepr = None
+    if verdict == Verdict.PASS and set(reqs) & st.known.keys():
+        result.message = "known failure now passes: remove it from the known-failures file"
+    report.user_properties.append((RESULT_KEY, result.to_json()))
+    return report
+
+
+def _selftest_outcome(report: pytest.TestReport, r: CaseResult, reqs: list[str]) -> None:
+    strength = requirements.get(reqs[0]).strength
+    if r.variant == "clean":
+        ok = r.verdict in (Verdict.PASS, Verdict.UNSUPPORTED)
+        why = f"clean reference peer got {r.verdict}: {r.message}"
+    else:
+        wanted = {"must": Verdict.FAIL, "should": Verdict.WARN, "may": Verdict.INFO}[strength]
+        ok = r.verdict == wanted
+        why = f"seeded defect {r.defect} not caught: expected {wanted}, got {r.verdict} {r.message}"
+    report.outcome = "passed" if ok else "failed"
+    report.longrepr = None if ok else why
+
+
+def _longrepr(r: CaseResult, reqs: list[str]) -> str:
+    req = requirements.get(next((x for x in reqs if r.message.startswith(x)), reqs[0]))
+    lines = [f"{r.verdict} {r.message}", f"  {req.citation}: \"{req.text}\""]
+    if r.expected:
+        lines.append(f"  expected: {r.expected}")
+    if r.observed:
+        lines.append(f"  observed: {r.observed}")
+    lines.append(f"  target:   {r.target}")
+    if r.transcript:
+        lines += ["", r.transcript[-4000:]]
+    return "\n".join(lines)
+
+
+class ResultHooks:
+    """Registered on the process that writes reports (the xdist controller, or the only process)."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        for key, value in report.user_properties:
+            if key == RESULT_KEY:
+                _on_result(self.config, CaseResult.from_dict(json.loads(value)))
+
+
+def _on_result(config: pytest.Config, result: CaseResult) -> None:
+    st = _state(config)
+    st.record(result)
+    st.done += 1
+    if result.verdict in ("FAIL", "ERROR", "TIMEOUT") and not result.known_failure:
+        st.failed += 1
+    if result.verdict == "PASS" and set(result.requirements) & st.known.keys():
+        st.known_fixed.update(set(result.requirements) & st.known.keys())
+    if config.getoption("mailspec_progress"):
+        total = max(st.total, st.done)
+        sys.stderr.write(f"[{st.done:>4}/{total}] {st.failed} failing  {result.verdict:<11} {result.case[:70]}\n")
+        sys.stderr.flush()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    st = _state(session.config)
+    if not st.is_worker and st.notes:
+        for n in st.notes:
+            print(f"mailspec: {n}", file=sys.stderr)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    st = _state(session.config)
+    if st.is_worker or st.stream is None:
+        return
+    st.stream.close()
+    results = st.stream.results
+    if st.report_dir is None:
+        return
+    strict = _strict(session.config)
+    write_junit(results, st.report_dir / "junit.xml", strict=strict)
+    targets = st.targets or []
+    run = {
+        "version": __version__,
+        "command": " ".join(["pytest", *sys.argv[1:]]) if "pytest" in sys.argv[0] else " ".join(sys.argv),
+        "start": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(st.started)),
+        "end": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "targets": [{"url": t.url, "protocol": t.protocol, "peer": t.peer, "implementation": t.implementation} for t in targets],
+        "strict": strict,
+        "cases": len(results),
+        "known_failures_now_passing": sorted(st.known_fixed),
+    }
+    (st.report_dir / "run.json").write_text(json.dumps(run, indent=2) + "\n", encoding="utf-8")
+    (st.report_dir / "summary.md").write_text(summary_markdown(results, "mailspec run " + run["start"]), encoding="utf-8")
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    st = _state(config)
+    if st.is_worker or st.stream is None or not st.stream.results:
+        return
+    results = st.stream.results
+    tr = terminalreporter
+    if config.getoption("selftest"):
+        tr.write_line(selftest_line(results))
+        return
+    tr.section("mailspec verdicts")
+    for line in summary_table(results):
+        tr.write_line(line)
+    for line in problem_lines(results, _strict(config))[:50]:
+        tr.write_line(line)
+    for req in sorted(st.known_fixed):
+        tr.write_line(f"known failure now passes: {req} (remove it from {config.getoption('known_failures')})")
+    if st.report_dir:
+        tr.write_line(f"report: {st.report_dir}")
+
+
+def selftest_line(results: list[CaseResult]) -> str:
+    cases: dict[str, dict[str, CaseResult]] = {}
+    for r in results:
+        cases.setdefault(r.nodeid.rsplit("[", 1)[0], {})[r.variant] = r
+    caught = 0
+    for variants in cases.values():
+        clean, defect = variants.get("clean"), variants.get("defect")
+        if clean is None or defect is None:
+            continue
+        strength = requirements.get(defect.requirements[0]).strength
+        wanted = {"must": "FAIL", "should": "WARN", "may": "INFO"}[strength]
+        if clean.verdict in ("PASS", "UNSUPPORTED") and defect.verdict == wanted:
+            caught += 1
+    return f"selftest: {len(cases)} scenarios, {caught} caught, {len(cases) - caught} missed"

@@ -1,0 +1,1 @@
+"""Embedded reference servers (asyncio) on the shared mail store."""

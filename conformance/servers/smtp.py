@@ -1,0 +1,671 @@
+"""Embedded reference SMTP / submission / LMTP server on the shared store.
+
+The clean server follows RFC 5321 and its extensions strictly. Each behaviour
+(see ``behaviours.py``) switches on one deliberate deviation; scenarios name
+one as their seeded defect, and the selftest proves the scenario catches it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import ssl
+import time
+from dataclasses import dataclass, field
+from email.utils import formatdate
+from typing import Literal
+
+from ..store import Account, MailStore
+from ..wire import smtp as wire
+from ..wire.errors import RemoteProtocolError
+from .behaviours import Behaviour, Behaviours, behaviour
+
+Mode = Literal["smtp", "submission", "lmtp"]
+
+
+def _b(name: str, description: str) -> Behaviour:
+    return behaviour("smtp", name, description)
+
+
+# Seeded defects and unusual habits. One line each: what the server does wrong.
+GREET_250 = _b("greet-250", "greets with 250 instead of 220")
+GREET_BARE_LF = _b("greet-bare-lf", "ends reply lines with bare LF")
+GREET_MIXED_CODES = _b("greet-mixed-codes", "multiline greeting mixes 220 and 250")
+GREET_LONG_LINE = _b("greet-long-line", "sends a 600-octet reply line")
+EHLO_MIXED_CODES = _b("ehlo-mixed-codes", "EHLO reply lines use different codes")
+EHLO_NO_HOSTNAME = _b("ehlo-no-hostname", "the first EHLO line does not name the server")
+EHLO_ACCEPTS_EMPTY = _b("ehlo-accepts-empty", "accepts EHLO without a domain")
+EHLO_NO_RESET = _b("ehlo-no-reset", "a second EHLO does not reset the mail transaction")
+HELO_UNSUPPORTED = _b("helo-unsupported", "answers HELO with 502")
+HELO_ADVERTISES = _b("helo-advertises", "answers HELO with a multiline EHLO-style reply")
+VERBS_CASE_SENSITIVE = _b("verbs-case-sensitive", "recognises only upper-case verbs")
+MAIL_NO_SEQUENCE = _b("mail-no-sequence", "accepts MAIL before EHLO/HELO and nested MAIL")
+MAIL_ACCEPTS_BAD_PATH = _b("mail-accepts-bad-path", "accepts malformed reverse-paths")
+MAIL_REJECTS_NULL = _b("mail-rejects-null", "rejects the null reverse-path <>")
+MAIL_SPACE_COLON = _b("mail-space-colon", "rejects MAIL FROM: with any parameter")
+RCPT_BEFORE_MAIL = _b("rcpt-before-mail", "accepts RCPT without a MAIL transaction")
+RCPT_NO_POSTMASTER = _b("rcpt-no-postmaster", "rejects postmaster")
+RCPT_ACCEPTS_UNKNOWN = _b("rcpt-accepts-unknown", "accepts every local recipient")
+RCPT_DOMAIN_CASE = _b("rcpt-domain-case", "treats the domain as case-sensitive")
+RCPT_OPEN_RELAY = _b("rcpt-open-relay", "relays to any domain without authentication")
+DATA_NO_RCPT_OK = _b("data-no-rcpt-ok", "answers DATA with 354 when no recipient was accepted")
+DATA_NO_DOTS = _b("data-no-unstuff", "does not remove the added leading dot (transparency)")
+DATA_NO_RECEIVED = _b("data-no-received", "adds no Received trace header")
+DATA_TRUNCATE_LONG = _b("data-truncate-long", "cuts text lines longer than 998 octets")
+DATA_WRONG_REPLY = _b("data-wrong-code", "answers DATA with 250 instead of 354")
+DATA_TRANSACTION_KEPT = _b("data-keeps-transaction", "keeps the recipients after DATA completes")
+RSET_NOOP = _b("rset-noop", "RSET does not clear the transaction")
+NOOP_WRONG = _b("noop-wrong", "answers NOOP with 500")
+NOOP_REJECTS_ARG = _b("noop-rejects-arg", "answers NOOP with a parameter with 501")
+QUIT_NO_221 = _b("quit-no-221", "answers QUIT with 250")
+QUIT_STAYS_OPEN = _b("quit-stays-open", "does not close after QUIT")
+VRFY_UNIMPLEMENTED = _b("vrfy-unimplemented", "answers VRFY with 500")
+VRFY_LIES = _b("vrfy-lies", "answers 250 to VRFY of an unknown user")
+HELP_WRONG = _b("help-wrong", "answers HELP with 250")
+UNKNOWN_VERB_250 = _b("unknown-verb-250", "answers an unknown command with 250")
+ARG_ERRORS_500 = _b("arg-errors-500", "answers syntax errors in arguments with 500 instead of 501")
+UNIMPLEMENTED_500 = _b("unimplemented-500", "answers recognised-but-unimplemented commands with 500")
+SEQUENCE_500 = _b("sequence-500", "answers bad sequence with 500 instead of 503")
+PARAM_504_AS_250 = _b("param-ignored", "ignores unknown MAIL/RCPT parameters instead of 555")
+LONG_LINE_OK = _b("long-line-ok", "accepts command lines longer than 512 octets silently")
+LONG_LINE_CRASH = _b("long-line-crash", "drops the connection on a command line over 512 octets")
+BARE_LF_COMMANDS = _b("bare-lf-commands", "treats a bare LF as the end of a command line")
+BARE_CR_COMMANDS = _b("bare-cr-commands", "treats a bare CR as the end of a command line")
+BARE_LF_DATA_END = _b("bare-lf-data-end", "accepts <LF>.<LF> as the end of DATA (smuggling)")
+LF_DOT_CRLF_END = _b("lf-dot-crlf-end", "accepts <LF>.<CRLF> as the end of DATA (smuggling)")
+CR_DOT_CR_END = _b("cr-dot-cr-end", "accepts <CR>.<CR> as the end of DATA (smuggling)")
+CR_DOT_CRLF_END = _b("cr-dot-crlf-end", "accepts <CR>.<CRLF> as the end of DATA (smuggling)")
+CRLF_DOT_LF_END = _b("crlf-dot-lf-end", "accepts <CRLF>.<LF> as the end of DATA (smuggling)")
+CRLF_DOT_CR_END = _b("crlf-dot-cr-end", "accepts <CRLF>.<CR> as the end of DATA (smuggling)")
+LF_DOT_CR_END = _b("lf-dot-cr-end", "accepts <LF>.<CR> as the end of DATA (smuggling)")
+CR_DOT_LF_END = _b("cr-dot-lf-end", "accepts <CR>.<LF> as the end of DATA (smuggling)")
+NUL_DOT_END = _b("nul-dot-end", "accepts <CRLF><NUL>.<CRLF> as the end of DATA (smuggling)")
+SIZE_NOT_ENFORCED = _b("size-not-enforced", "accepts a MAIL SIZE= above the advertised limit")
+SIZE_NO_VALUE = _b("size-no-value", "advertises SIZE with a malformed value")
+SIZE_DATA_NOT_ENFORCED = _b("size-data-not-enforced", "accepts message data above the advertised limit")
+PIPELINING_DROPS = _b("pipelining-drops", "discards commands received in the same packet as MAIL")
+STARTTLS_KEEPS_STATE = _b("starttls-keeps-state", "keeps the EHLO state across the TLS handshake")
+STARTTLS_INJECTION = _b("starttls-injection", "executes commands sent before the TLS handshake")
+STARTTLS_ADVERTISED_AFTER = _b("starttls-again", "still advertises STARTTLS after TLS")
+STARTTLS_ARG_OK = _b("starttls-arg-ok", "accepts STARTTLS with a parameter")
+AUTH_ALLOWS_SECOND = _b("auth-second", "accepts a second AUTH after success")
+AUTH_NO_CANCEL = _b("auth-no-cancel", "treats '*' as a credential instead of cancelling")
+AUTH_ACCEPTS_ANY = _b("auth-accepts-any", "accepts any password")
+AUTH_WRONG_SUCCESS = _b("auth-wrong-success", "answers a good AUTH with 250 instead of 235")
+AUTH_BAD_B64_OK = _b("auth-bad-base64", "answers undecodable base64 with 535 instead of 501")
+AUTH_UNKNOWN_MECH = _b("auth-unknown-mech", "answers an unknown mechanism with 535 instead of 504")
+AUTH_IN_TRANSACTION = _b("auth-in-transaction", "accepts AUTH during a mail transaction")
+AUTH_PLAIN_NO_TLS = _b("auth-plain-cleartext", "submission: offers and accepts PLAIN without TLS")
+EIGHTBIT_REJECTED = _b("8bitmime-rejected", "advertises 8BITMIME but rejects BODY=8BITMIME")
+EIGHTBIT_STRIPPED = _b("8bitmime-stripped", "clears the high bit of 8-bit message data")
+BODY_BAD_VALUE_OK = _b("body-bad-value", "accepts an unknown BODY= value")
+ENHANCED_MISSING = _b("enhanced-missing", "advertises ENHANCEDSTATUSCODES but omits them")
+ENHANCED_WRONG_CLASS = _b("enhanced-wrong-class", "enhanced code class differs from the reply class")
+TIMEOUT_SILENT_CLOSE = _b("idle-close-silent", "closes idle sessions without 421")
+# -- more behaviours (core RFC 5321 commands) --
+# -- more behaviours (extensions, limits, data) --
+
+
+@dataclass
+class SMTPConfig:
+    mode: Mode = "smtp"
+    hostname: str = "mx.mailspec.test"
+    max_size: int = 10 * 1024 * 1024
+    max_recipients: int = 100
+    tls: ssl.SSLContext | None = None  # offered via STARTTLS when set
+    implicit_tls: bool = False
+    idle_timeout: float = 300.0
+    behaviours: Behaviours = field(default_factory=Behaviours)
+
+    @property
+    def auth_requires_tls(self) -> bool:
+        return self.mode == "submission" and self.tls is not None and AUTH_PLAIN_NO_TLS not in self.behaviours
+
+
+class _Close(Exception):
+    pass
+
+
+class SMTPSession:
+    def __init__(self, cfg: SMTPConfig, store: MailStore, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
+        self.cfg = cfg
+        self.b = cfg.behaviours
+        self.store = store
+        self.reader = reader
+        self.writer = writer
+        self.parser = wire.CommandParser()
+        self.out: list[bytes] = []
+        self.tls = cfg.implicit_tls
+        self.greeted: str | None = None  # "EHLO" / "HELO" / "LHLO"
+        self.user: str | None = None
+        self.reset()
+
+    def reset(self) -> None:
+        self.mail_from: wire.Path | None = None
+        self.mail_params: dict[str, str | None] = {}
+        self.rcpts: list[tuple[str, Account | None]] = []
+
+    # --- replies -----------------------------------------------------------
+
+    @property
+    def enhanced(self) -> bool:
+        return ENHANCED_MISSING not in self.b
+
+    def reply(self, code: int, text: str, status: str | None = None, *more: str) -> None:
+        if status and self.enhanced:
+            if ENHANCED_WRONG_CLASS in self.b:
+                status = ("5" if status[0] == "2" else "2") + status[1:]
+            lines = [f"{status} {text}", *(f"{status} {m}" for m in more)]
+        else:
+            lines = [text, *more]
+        data = wire.format_reply(code, *lines)
+        if GREET_BARE_LF in self.b:
+            data = data.replace(b"\r\n", b"\n")
+        self.out.append(data)
+
+    async def flush(self) -> None:
+        if self.out:
+            self.writer.write(b"".join(self.out))
+            self.out.clear()
+            await self.writer.drain()
+
+    # --- main loop ---------------------------------------------------------
+
+    async def run(self) -> None:
+        self.greet()
+        await self.flush()
+        try:
+            while True:
+                cmd = await self._next_command()
+                if cmd is None:
+                    return
+                await self.dispatch(cmd)
+                if self.parser.pending() == b"" or b"\n" not in self.parser.pending():
+                    await self.flush()
+                if PIPELINING_DROPS in self.b and cmd.verb == "MAIL":
+                    self.parser.take_pending()
+        except _Close:
+            await self.flush()
+
+    async def _read(self) -> bytes:
+        try:
+            data = await asyncio.wait_for(self.reader.read(65536), self.cfg.idle_timeout)
+        except TimeoutError:
+            if TIMEOUT_SILENT_CLOSE not in self.b:
+                self.reply(421, f"{self.cfg.hostname} idle too long, closing", "4.4.2")
+            raise _Close from None
+        return data
+
+    async def _next_command(self) -> wire.Command | None:
+        pieces: list[wire.Command] = []
+        while True:
+            try:
+                cmd = self.parser.next_command()
+            except RemoteProtocolError:
+                self.reply(500, "Line too long", "5.5.2")
+                raise _Close from None
+            if cmd is None:
+                await self.flush()
+                data = await self._read()
+                if not data:
+                    return None
+                self.parser.feed(data)
+                continue
+            bare_lf = cmd.raw.endswith(b"\n") and not cmd.raw.endswith(b"\r\n")
+            if bare_lf and BARE_LF_COMMANDS not in self.b:
+                # RFC 5321 2.3.8: only CRLF ends a line; keep reading to the real end.
+                pieces.append(cmd)
+                continue
+            if pieces:
+                pieces.clear()
+                self.reply(500, "Bare <LF> is not a line terminator", "5.5.2")
+                continue
+            if BARE_CR_COMMANDS in self.b and b"\r" in cmd.raw[:-2]:
+                first, _, rest = cmd.raw.partition(b"\r")
+                self.parser.feed(b"")
+                pending = self.parser.take_pending()
+                self.parser.feed(rest + pending)
+                verb, _, argument = first.decode("utf-8", "replace").partition(" ")
+                return wire.Command(verb.upper(), argument, first + b"\r\n")
+            return cmd
+
+    def greet(self) -> None:
+        name = self.cfg.hostname
+        if GREET_250 in self.b:
+            self.out.append(wire.format_reply(250, f"{name} ESMTP mailspec"))
+        elif GREET_MIXED_CODES in self.b:
+            self.out.append(b"220-" + name.encode() + b" ESMTP mailspec\r\n250 ready\r\n")
+        elif GREET_LONG_LINE in self.b:
+            self.out.append(wire.format_reply(220, f"{name} ESMTP mailspec " + "x" * 600))
+        else:
+            kind = "LMTP" if self.cfg.mode == "lmtp" else "ESMTP"
+            self.reply(220, f"{name} {kind} mailspec ready")
+
+    async def dispatch(self, cmd: wire.Command) -> None:
+        verb = cmd.verb
+        if VERBS_CASE_SENSITIVE in self.b and cmd.raw[: len(verb)] != verb.encode():
+            self.reply(500, "Command not recognized", "5.5.1")
+            return
+        if len(cmd.raw) > wire.MAX_COMMAND_LINE and LONG_LINE_OK not in self.b:
+            if LONG_LINE_CRASH in self.b:
+                raise _Close
+            self.reply(500, "Line too long", "5.5.2")
+            return
+        handler = getattr(self, "do_" + verb, None) if verb.isalpha() else None
+        if handler is None:
+            if UNKNOWN_VERB_250 in self.b:
+                self.reply(250, "OK", "2.0.0")
+            elif verb in ("TURN", "ETRN", "ATRN", "SAML", "SOML", "SEND", "EXPN"):
+                code = 500 if UNIMPLEMENTED_500 in self.b else 502
+                self.reply(code, "Command not implemented", "5.5.1")
+            else:
+                self.reply(500, "Command not recognized", "5.5.1")
+            return
+        await handler(cmd.argument)
+
+    def syntax_error(self, text: str) -> None:
+        code = 500 if ARG_ERRORS_500 in self.b else 501
+        self.reply(code, text, "5.5.4" if code == 501 else "5.5.2")
+
+    def bad_sequence(self, text: str) -> None:
+        code = 500 if SEQUENCE_500 in self.b else 503
+        self.reply(code, text, "5.5.1")
+
+    # --- commands ----------------------------------------------------------
+
+    def extensions(self) -> list[str]:
+        ext = ["8BITMIME", "PIPELINING", "ENHANCEDSTATUSCODES", "HELP"]
+        ext.append("SIZE 1O" if SIZE_NO_VALUE in self.b else f"SIZE {self.cfg.max_size}")
+        if self.cfg.tls is not None and (not self.tls or STARTTLS_ADVERTISED_AFTER in self.b):
+            ext.append("STARTTLS")
+        if self.cfg.mode != "lmtp" and (self.tls or not self.cfg.auth_requires_tls):
+            ext.append("AUTH PLAIN LOGIN")
+        return ext
+
+    async def do_EHLO(self, arg: str) -> None:
+        if self.cfg.mode == "lmtp":
+            self.reply(500, "This is LMTP: use LHLO", "5.5.1")
+            return
+        await self._hello("EHLO", arg)
+
+    async def do_LHLO(self, arg: str) -> None:
+        if self.cfg.mode != "lmtp":
+            self.reply(500, "Command not recognized", "5.5.1")
+            return
+        await self._hello("LHLO", arg)
+
+    async def _hello(self, verb: str, arg: str) -> None:
+        if not arg.strip() and EHLO_ACCEPTS_EMPTY not in self.b:
+            self.syntax_error(f"{verb} requires a domain or address literal")
+            return
+        if EHLO_NO_RESET not in self.b:
+            self.reset()
+        self.greeted = verb
+        first = "mailspec.invalid" if EHLO_NO_HOSTNAME in self.b else self.cfg.hostname
+        lines = [f"{first} greets {arg.split(' ')[0]}", *self.extensions()]
+        if EHLO_MIXED_CODES in self.b:
+            self.out.append(b"".join(b"250-" + ln.encode() + b"\r\n" for ln in lines[:-1]) + b"220 " + lines[-1].encode() + b"\r\n")
+            return
+        self.reply(250, lines[0], None, *lines[1:])
+
+    async def do_HELO(self, arg: str) -> None:
+        if self.cfg.mode == "lmtp":
+            self.reply(500, "This is LMTP: use LHLO", "5.5.1")
+            return
+        if HELO_UNSUPPORTED in self.b:
+            self.reply(502, "HELO not implemented")
+            return
+        if not arg.strip():
+            self.syntax_error("HELO requires a domain")
+            return
+        self.reset()
+        self.greeted = "HELO"
+        if HELO_ADVERTISES in self.b:
+            self.reply(250, self.cfg.hostname, None, *self.extensions())
+            return
+        self.reply(250, self.cfg.hostname)
+
+    async def do_MAIL(self, arg: str) -> None:
+        if MAIL_NO_SEQUENCE not in self.b:
+            if self.greeted is None:
+                self.bad_sequence("Send EHLO/HELO first")
+                return
+            if self.mail_from is not None:
+                self.bad_sequence("Nested MAIL command")
+                return
+        if self.cfg.mode == "submission" and self.user is None:
+            self.reply(530, "Authentication required", "5.7.0")
+            return
+        try:
+            parsed = wire.parse_mail_argument(arg, "FROM")
+        except RemoteProtocolError as e:
+            if MAIL_ACCEPTS_BAD_PATH in self.b and arg.upper().startswith("FROM:"):
+                self.mail_from = wire.Path(arg[5:].strip("<> "))
+                self.reply(250, "OK", "2.1.0")
+                return
+            self.syntax_error(f"Syntax error in MAIL: {e.deviation.what}")
+            return
+        if parsed.path.is_null and MAIL_REJECTS_NULL in self.b:
+            self.reply(553, "Null sender not accepted", "5.1.7")
+            return
+        if MAIL_SPACE_COLON in self.b and parsed.params:
+            self.syntax_error("Parameters not allowed")
+            return
+        if not self._check_params(parsed.params, ("SIZE", "BODY", "AUTH")):
+            return
+        self.mail_from = parsed.path
+        self.mail_params = parsed.params
+        self.reply(250, "OK", "2.1.0")
+
+    def _check_params(self, params: dict[str, str | None], known: tuple[str, ...]) -> bool:
+        for key, value in params.items():
+            if key not in known:
+                if PARAM_504_AS_250 in self.b:
+                    continue
+                self.reply(555, f"Parameter {key} not recognized", "5.5.4")
+                return False
+            if key == "SIZE":
+                if value is None or not value.isdigit():
+                    self.syntax_error("SIZE needs a number")
+                    return False
+                if int(value) > self.cfg.max_size and SIZE_NOT_ENFORCED not in self.b:
+                    self.reply(552, "Message size exceeds fixed limit", "5.3.4")
+                    return False
+            if key == "BODY":
+                v = (value or "").upper()
+                if v not in ("7BIT", "8BITMIME") and BODY_BAD_VALUE_OK not in self.b:
+                    self.syntax_error(f"Unknown BODY value {value}")
+                    return False
+                if v == "8BITMIME" and EIGHTBIT_REJECTED in self.b:
+                    self.reply(555, "BODY=8BITMIME not accepted", "5.5.4")
+                    return False
+        return True
+
+    async def do_RCPT(self, arg: str) -> None:
+        if self.mail_from is None and RCPT_BEFORE_MAIL not in self.b:
+            self.bad_sequence("Need MAIL before RCPT")
+            return
+        try:
+            parsed = wire.parse_mail_argument(arg, "TO")
+        except RemoteProtocolError as e:
+            # RFC 5321 4.1.1.3: a bare <Postmaster> must be accepted.
+            if arg.upper().replace(" ", "") == "TO:<POSTMASTER>" and RCPT_NO_POSTMASTER not in self.b:
+                acct = self.store.resolve(f"postmaster@{self.store.domain}")
+                self.rcpts.append(("postmaster", acct))
+                self.reply(250, "OK", "2.1.5")
+                return
+            self.syntax_error(f"Syntax error in RCPT: {e.deviation.what}")
+            return
+        if not self._check_params(parsed.params, ()):
+            return
+        if len(self.rcpts) >= self.cfg.max_recipients:
+            self.reply(452, "Too many recipients", "4.5.3")
+            return
+        address = parsed.path.mailbox
+        local, domain = parsed.path.local_part, parsed.path.domain
+        is_local_domain = domain.lower() == self.store.domain
+        if RCPT_DOMAIN_CASE in self.b and domain != self.store.domain:
+            is_local_domain = False
+        if not is_local_domain:
+            if RCPT_OPEN_RELAY in self.b or (self.user is not None and self.cfg.mode == "submission"):
+                self.rcpts.append((address, None))
+                self.reply(250, "OK", "2.1.5")
+                return
+            self.reply(550, "Relay access denied", "5.7.1")
+            return
+        if local.lower() == "postmaster" and RCPT_NO_POSTMASTER in self.b:
+            self.reply(550, "No such user", "5.1.1")
+            return
+        acct = self.store.resolve(address) or (
+            self.store.resolve(f"postmaster@{self.store.domain}") if local.lower() == "postmaster" else None
+        )
+        if acct is None and RCPT_ACCEPTS_UNKNOWN not in self.b:
+            self.reply(550, "No such user here", "5.1.1")
+            return
+        self.rcpts.append((address, acct))
+        self.reply(250, "OK", "2.1.5")
+
+    async def do_DATA(self, arg: str) -> None:
+        if arg:
+            self.syntax_error("DATA takes no parameters")
+            return
+        if self.mail_from is None and DATA_NO_RCPT_OK not in self.b:
+            self.bad_sequence("Need MAIL command")
+            return
+        if not self.rcpts and DATA_NO_RCPT_OK not in self.b:
+            self.reply(554 if self.mail_from is not None else 503, "No valid recipients", "5.5.1")
+            return
+        if DATA_WRONG_REPLY in self.b:
+            self.out.append(b"250 Go ahead\r\n")
+        else:
+            self.reply(354, "End data with <CR><LF>.<CR><LF>")
+        await self.flush()
+        receiver = wire.DataReceiver(max_size=self.cfg.max_size, extra_endings=self._extra_endings())
+        done = receiver.feed(self.parser.take_pending())
+        while done is None:
+            data = await self._read()
+            if not data:
+                raise _Close
+            done = receiver.feed(data)
+        result, rest = done
+        self.parser.feed(rest)
+        if receiver.exceeded and SIZE_DATA_NOT_ENFORCED not in self.b:
+            self.reply(552, "Message size exceeds fixed limit", "5.3.4")
+            self.reset()
+            return
+        self._deliver(result.message)
+
+    def _extra_endings(self) -> tuple[bytes, ...]:
+        pairs = {
+            BARE_LF_DATA_END: "lf-dot-lf",
+            LF_DOT_CRLF_END: "lf-dot-crlf",
+            CR_DOT_CR_END: "cr-dot-cr",
+            CR_DOT_CRLF_END: "cr-dot-crlf",
+            CRLF_DOT_LF_END: "crlf-dot-lf",
+            CRLF_DOT_CR_END: "crlf-dot-cr",
+            LF_DOT_CR_END: "lf-dot-cr",
+            CR_DOT_LF_END: "cr-dot-lf",
+            NUL_DOT_END: "crlf-nul-dot-crlf",
+        }
+        return tuple(wire.SMUGGLING_ENDINGS[v] for k, v in pairs.items() if k in self.b)
+
+    def _deliver(self, message: bytes) -> None:
+        if DATA_NO_DOTS in self.b:
+            message = b"\r\n".join(b"." + ln if ln.startswith(b".") else ln for ln in message.split(b"\r\n"))
+        if DATA_TRUNCATE_LONG in self.b:
+            message = b"\r\n".join(ln[:998] for ln in message.split(b"\r\n"))
+        if EIGHTBIT_STRIPPED in self.b:
+            message = bytes(c & 0x7F for c in message)
+        trace = b""
+        if DATA_NO_RECEIVED not in self.b:
+            proto = {"lmtp": "LMTP", "submission": "ESMTPA"}.get(self.cfg.mode, "ESMTP")
+            if self.tls and self.cfg.mode != "lmtp":
+                proto += "S"
+            trace = (
+                f"Received: from {self.greeted or 'unknown'} by {self.cfg.hostname} with {proto};\r\n"
+                f"\t{formatdate(time.time())}\r\n"
+            ).encode()
+        sender = self.mail_from.mailbox if self.mail_from else ""
+        delivered: list[tuple[str, bool]] = []
+        for address, acct in self.rcpts:
+            if acct is not None:
+                self.store.deliver(acct, trace + message, sender)
+            delivered.append((address, True))
+        if self.cfg.mode == "lmtp":
+            # RFC 2033 4.2: one reply per successful RCPT, in order.
+            for address, _ in delivered:
+                self.reply(250, f"<{address}> delivered", "2.0.0")
+        else:
+            self.reply(250, f"OK queued as {time.time_ns():x}", "2.0.0")
+        if DATA_TRANSACTION_KEPT not in self.b:
+            self.reset()
+        else:
+            self.mail_from = None
+
+    async def do_RSET(self, arg: str) -> None:
+        if arg:
+            self.syntax_error("RSET takes no parameters")
+            return
+        if RSET_NOOP not in self.b:
+            self.reset()
+        self.reply(250, "OK", "2.0.0")
+
+    async def do_NOOP(self, arg: str) -> None:
+        if NOOP_WRONG in self.b:
+            self.reply(500, "Command not recognized", "5.5.1")
+        elif arg and NOOP_REJECTS_ARG in self.b:
+            self.syntax_error("NOOP takes no parameters")
+        else:
+            self.reply(250, "OK", "2.0.0")
+
+    async def do_QUIT(self, arg: str) -> None:
+        if arg:
+            self.syntax_error("QUIT takes no parameters")
+            return
+        if QUIT_NO_221 in self.b:
+            self.reply(250, "Bye", "2.0.0")
+        else:
+            self.reply(221, f"{self.cfg.hostname} closing connection", "2.0.0")
+        if QUIT_STAYS_OPEN not in self.b:
+            raise _Close
+
+    async def do_VRFY(self, arg: str) -> None:
+        if VRFY_UNIMPLEMENTED in self.b:
+            self.reply(500, "Command not recognized", "5.5.1")
+            return
+        if not arg:
+            self.syntax_error("VRFY needs an argument")
+            return
+        if VRFY_LIES in self.b:
+            self.reply(250, f"<{arg.strip('<>')}>", "2.1.5")
+            return
+        # RFC 5321 3.5.3: 252 when the server will not verify but will accept.
+        self.reply(252, "Cannot VRFY user, but will accept message and attempt delivery", "2.5.2")
+
+    async def do_HELP(self, arg: str) -> None:
+        if HELP_WRONG in self.b:
+            self.reply(250, "OK", "2.0.0")
+            return
+        self.reply(
+            214,
+            "Commands: EHLO HELO MAIL RCPT DATA RSET NOOP QUIT VRFY HELP STARTTLS AUTH",
+            "2.0.0",
+            "See RFC 5321",
+        )
+
+    async def do_STARTTLS(self, arg: str) -> None:
+        if self.cfg.tls is None or (self.tls and STARTTLS_ADVERTISED_AFTER not in self.b):
+            self.reply(502 if self.cfg.tls is None else 503, "STARTTLS not available", "5.5.1")
+            return
+        if arg and STARTTLS_ARG_OK not in self.b:
+            self.syntax_error("STARTTLS takes no parameters")
+            return
+        self.reply(220, "Ready to start TLS", "2.0.0")
+        await self.flush()
+        injected = self.parser.take_pending()
+        try:
+            await self.writer.start_tls(self.cfg.tls)
+        except (ssl.SSLError, ConnectionError, OSError):
+            raise _Close from None
+        self.tls = True
+        if STARTTLS_INJECTION in self.b and injected:
+            self.parser.feed(injected)
+        # RFC 3207 4.2: discard all knowledge obtained from the client.
+        if STARTTLS_KEEPS_STATE not in self.b:
+            self.greeted = None
+            self.user = None
+            self.reset()
+
+    async def do_AUTH(self, arg: str) -> None:
+        if self.cfg.mode == "lmtp" or "AUTH PLAIN LOGIN" not in self.extensions():
+            self.reply(503 if self.cfg.mode != "lmtp" else 500, "AUTH not available", "5.5.1")
+            return
+        if self.greeted is None:
+            self.bad_sequence("Send EHLO first")
+            return
+        if self.user is not None and AUTH_ALLOWS_SECOND not in self.b:
+            self.bad_sequence("Already authenticated")
+            return
+        if self.mail_from is not None and AUTH_IN_TRANSACTION not in self.b:
+            self.bad_sequence("AUTH not allowed during a mail transaction")
+            return
+        mech, _, initial = arg.partition(" ")
+        mech = mech.upper()
+        if mech not in ("PLAIN", "LOGIN"):
+            if AUTH_UNKNOWN_MECH in self.b:
+                self.reply(535, "Authentication failed", "5.7.8")
+            else:
+                self.reply(504, "Unrecognized authentication type", "5.5.4")
+            return
+        try:
+            if mech == "PLAIN":
+                response = initial if initial else await self._challenge("")
+                if response is None:
+                    return
+                raw = self._b64(response)
+                if raw is None:
+                    return
+                parts = raw.split(b"\0")
+                if len(parts) != 3:
+                    self.syntax_error("Malformed PLAIN response")
+                    return
+                user, password = parts[1].decode("utf-8", "replace"), parts[2].decode("utf-8", "replace")
+            else:
+                u = initial if initial else await self._challenge("VXNlcm5hbWU6")
+                if u is None:
+                    return
+                u_raw = self._b64(u)
+                if u_raw is None:
+                    return
+                p = await self._challenge("UGFzc3dvcmQ6")
+                if p is None:
+                    return
+                p_raw = self._b64(p)
+                if p_raw is None:
+                    return
+                user, password = u_raw.decode("utf-8", "replace"), p_raw.decode("utf-8", "replace")
+        except _Close:
+            raise
+        if self.store.check_password(user, password) or AUTH_ACCEPTS_ANY in self.b:
+            self.user = user
+            if AUTH_WRONG_SUCCESS in self.b:
+                self.reply(250, "Authenticated", "2.7.0")
+            else:
+                self.reply(235, "Authentication successful", "2.7.0")
+        else:
+            self.reply(535, "Authentication credentials invalid", "5.7.8")
+
+    def _b64(self, text: str) -> bytes | None:
+        try:
+            return base64.b64decode(text.strip(), validate=True)
+        except (binascii.Error, ValueError):
+            if AUTH_BAD_B64_OK in self.b:
+                self.reply(535, "Authentication failed", "5.7.8")
+            else:
+                self.syntax_error("Cannot decode base64 response")
+            return None
+
+    async def _challenge(self, challenge: str) -> str | None:
+        """Send a 334 challenge and read one response line; None when the client cancelled."""
+        self.out.append(f"334 {challenge}\r\n".encode())
+        cmd = await self._next_command()
+        if cmd is None:
+            raise _Close
+        line = cmd.raw.rstrip(b"\r\n").decode("utf-8", "replace")
+        if line == "*" and AUTH_NO_CANCEL not in self.b:
+            # RFC 4954 4: the client cancels with "*"; the server MUST reject with 501.
+            self.reply(501, "Authentication cancelled", "5.0.0")
+            return None
+        return line
+
+
+class SMTPServer:
+    """Binds one listener per config on a ``ServerThread``."""
+
+    def __init__(self, store: MailStore, cfg: SMTPConfig) -> None:
+        self.store = store
+        self.cfg = cfg
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await SMTPSession(self.cfg, self.store, reader, writer).run()
