@@ -426,8 +426,10 @@ def _on_result(config: pytest.Config, result: CaseResult) -> None:
         st.known_fixed.update(set(result.requirements) & st.known.keys())
     if config.getoption("mailspec_progress"):
         total = max(st.total, st.done)
-        sys.stderr.write(f"[{st.done:>4}/{total}] {st.failed} failing  {result.verdict:<11} {result.case[:70]}\n")
-        sys.stderr.flush()
+        # The real stderr: `mailspec run` captures pytest's own output into the report.
+        out = sys.__stderr__ or sys.stderr
+        out.write(f"[{st.done:>4}/{total}] {st.failed} failing  {result.verdict:<11} {result.case[:70]}\n")
+        out.flush()
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -435,7 +437,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     st = _state(session.config)
     if not st.is_worker and st.notes:
         for n in st.notes:
-            print(f"mailspec: {n}", file=sys.stderr)
+            print(f"mailspec: {n}", file=sys.__stderr__ or sys.stderr)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

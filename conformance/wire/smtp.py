@@ -267,6 +267,23 @@ def parse_path(text: str, *, allow_null: bool) -> Path:
     return Path(m.group(2), m.group(1))
 
 
+def _path_end(text: str) -> int:
+    """Index just past the path's closing ">" (quoted strings may hold spaces and ">")."""
+    if not text.startswith("<"):
+        return text.find(" ") if " " in text else len(text)
+    quoted = escaped = False
+    for i, ch in enumerate(text):
+        if escaped:
+            escaped = False
+        elif ch == "\\" and quoted:
+            escaped = True
+        elif ch == '"':
+            quoted = not quoted
+        elif ch == ">" and not quoted:
+            return i + 1
+    return len(text)
+
+
 def parse_mail_argument(argument: str, prefix: str) -> MailArgument:
     """Parse ``FROM:<path> params`` (prefix "FROM") or ``TO:<path> params`` (prefix "TO").
 
@@ -279,7 +296,10 @@ def parse_mail_argument(argument: str, prefix: str) -> MailArgument:
     rest = argument[len(head) :]
     if rest.startswith(" "):
         raise RemoteProtocolError(Deviation("space between the colon and the path", 0, RFC, "3.3"))
-    path_text, _, param_text = rest.partition(" ")
+    end = _path_end(rest)
+    path_text, param_text = rest[:end], rest[end:].lstrip(" ") if rest[end:].startswith(" ") else rest[end:]
+    if param_text and not rest[end:].startswith(" "):
+        raise RemoteProtocolError(Deviation("no SP between the path and its parameters", 0, RFC, "4.1.1.2"))
     path = parse_path(path_text, allow_null=(prefix == "FROM"))
     params: dict[str, str | None] = {}
     for word in param_text.split(" ") if param_text else []:
@@ -311,7 +331,7 @@ def dot_stuff(message: bytes) -> bytes:
     is inserted at the beginning of the line." A message that does not end in
     CRLF gets one (4.1.1.4).
     """
-    if not message.endswith(b"\r\n"):
+    if message and not message.endswith(b"\r\n"):
         message += b"\r\n"
     stuffed = b"\r\n".join(b"." + ln if ln.startswith(b".") else ln for ln in message.split(b"\r\n"))
     return stuffed + b".\r\n"
