@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import ssl
 import time
 import uuid
@@ -26,6 +27,9 @@ class CaseContext:
         tr = Transcript(label)
         for acct in self.target.accounts:
             tr.add_secret(acct.password)
+            # SASL PLAIN tokens hide the password inside base64 of "authzid\0user\0password".
+            for authzid in ("", acct.user):
+                tr.add_secret(base64.b64encode(f"{authzid}\0{acct.user}\0{acct.password}".encode()))
         self.transcripts.append(tr)
         return tr
 

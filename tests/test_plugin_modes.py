@@ -1,0 +1,78 @@
+"""Plugin behaviour: xdist with one shared peer, --strict, known failures, --defect."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from conformance import requirements
+from tests.conftest import ROOT
+
+
+def pytest_run(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "pytest", str(ROOT / "scenarios"), "-p", "no:cacheprovider", "-q", *args],
+                          capture_output=True, text=True, cwd=ROOT, timeout=timeout)
+
+
+def results(d: Path) -> list[dict[str, object]]:
+    return [json.loads(line) for line in (d / "results.jsonl").read_text().splitlines()]
+
+
+def test_xdist_workers_share_one_peer(tmp_path: Path) -> None:
+    proc = pytest_run("-n", "2", "--report-dir", str(tmp_path))
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    rs = results(tmp_path)
+    assert len({r["target"] for r in rs}) == 1  # both workers used the controller's peer
+    assert len(rs) > 100
+
+
+def _a_case(strength: str) -> tuple[str, str]:
+    """A (test node name, defect) of a scenario whose first requirement has this strength."""
+    from tests.test_selftest_catalog import scenario_cases
+
+    for name, reqs, defect in scenario_cases():
+        if requirements.get(reqs[0]).strength == strength:
+            behaviour = defect.split(".")[-1]
+            from conformance.servers import smtp as srv
+
+            return name.split("::")[1], getattr(srv, behaviour).name
+    raise AssertionError(f"no {strength} scenario")
+
+
+def test_warn_fails_only_with_strict(tmp_path: Path) -> None:
+    test, defect = _a_case("should")
+    plain = pytest_run("--defect", defect, "-k", test, "--report-dir", str(tmp_path / "a"))
+    assert plain.returncode == 0, plain.stdout[-2000:]
+    assert {r["verdict"] for r in results(tmp_path / "a")} == {"WARN"}
+    strict = pytest_run("--defect", defect, "-k", test, "--strict", "--report-dir", str(tmp_path / "b"))
+    assert strict.returncode == 1
+
+
+def test_known_failures_are_accepted_and_fixed_ones_reported(tmp_path: Path) -> None:
+    test, defect = _a_case("must")
+    failing = pytest_run("--defect", defect, "-k", test, "--no-report")
+    assert failing.returncode == 1
+    req = next(r for r in results_of(test, defect, tmp_path))
+    known = tmp_path / "known.txt"
+    known.write_text(f"# accepted\n{req}  vendor will not fix\n")
+    accepted = pytest_run("--defect", defect, "-k", test, "--known-failures", str(known), "--report-dir", str(tmp_path / "k"))
+    assert accepted.returncode == 0, accepted.stdout[-2000:]
+    assert all(r["known_failure"] for r in results(tmp_path / "k") if r["verdict"] == "FAIL")
+    clean = pytest_run("-k", test, "--known-failures", str(known), "--report-dir", str(tmp_path / "c"))
+    assert clean.returncode == 0
+    assert f"known failure now passes: {req}" in clean.stdout
+
+
+def results_of(test: str, defect: str, tmp_path: Path) -> list[str]:
+    d = tmp_path / "probe"
+    pytest_run("--defect", defect, "-k", test, "--report-dir", str(d))
+    return [str(r["requirements"][0]) for r in results(d) if r["verdict"] == "FAIL"]  # type: ignore[index]
+
+
+def test_defect_option_makes_its_case_fail(tmp_path: Path) -> None:
+    test, defect = _a_case("must")
+    proc = pytest_run("--defect", defect, "-k", test, "--report-dir", str(tmp_path))
+    assert proc.returncode == 1
+    assert "FAIL" in {r["verdict"] for r in results(tmp_path)}
