@@ -33,7 +33,12 @@ def timed(cmd: list[str]) -> float:
 
 
 def count_cases() -> int:
-    out = subprocess.run([sys.executable, "-m", "pytest", "scenarios", "--collect-only", "-q", "-p", "no:cacheprovider"], capture_output=True, text=True, cwd=ROOT).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "pytest", "scenarios", "--collect-only", "-q", "-p", "no:cacheprovider"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    ).stdout
     return sum(1 for line in out.splitlines() if "::" in line)
 
 
@@ -70,19 +75,33 @@ def main() -> None:
     per_case: list[float] = []
     for i in range(ns.repeat):
         with tempfile.TemporaryDirectory() as d:
-            suite.append(timed([sys.executable, "-m", "pytest", "scenarios", "-q", "-p", "no:cacheprovider", "--report-dir", d]))
+            suite.append(
+                timed([sys.executable, "-m", "pytest", "scenarios", "-q", "-p", "no:cacheprovider", "--report-dir", d])
+            )
             if i == 0:
-                per_case = [json.loads(line)["duration_s"] for line in (Path(d) / "results.jsonl").read_text().splitlines()]
-        suite_n2.append(timed([sys.executable, "-m", "pytest", "scenarios", "-q", "-p", "no:cacheprovider", "--no-report", "-n", "2"]))
+                per_case = [
+                    json.loads(line)["duration_s"] for line in (Path(d) / "results.jsonl").read_text().splitlines()
+                ]
+        suite_n2.append(
+            timed(
+                [sys.executable, "-m", "pytest", "scenarios", "-q", "-p", "no:cacheprovider", "--no-report", "-n", "2"]
+            )
+        )
         floors.append(pytest_floor(n))
         sessions.append(smtplib_sessions(n))
     med = statistics.median
     print(f"cases: {n} (embedded peer), repeats: {ns.repeat}")
     print(f"suite wall time, 1 process:      {med(suite):7.2f} s")
     print(f"suite wall time, -n 2:            {med(suite_n2):7.2f} s")
-    print(f"median time per case (call):     {med(per_case) * 1000:7.1f} ms   (p90 {statistics.quantiles(per_case, n=10)[-1] * 1000:.1f} ms, max {max(per_case) * 1000:.0f} ms)")
-    print(f"baseline pytest floor ({n} empty tests): {med(floors):7.2f} s   -> suite is {med(suite) / med(floors):.1f}x the pytest floor")
-    print(f"baseline {n} smtplib sessions:   {med(sessions):7.2f} s   -> suite is {med(suite) / med(sessions):.1f}x plain smtplib sessions")
+    print(
+        f"median time per case (call):     {med(per_case) * 1000:7.1f} ms   (p90 {statistics.quantiles(per_case, n=10)[-1] * 1000:.1f} ms, max {max(per_case) * 1000:.0f} ms)"
+    )
+    print(
+        f"baseline pytest floor ({n} empty tests): {med(floors):7.2f} s   -> suite is {med(suite) / med(floors):.1f}x the pytest floor"
+    )
+    print(
+        f"baseline {n} smtplib sessions:   {med(sessions):7.2f} s   -> suite is {med(suite) / med(sessions):.1f}x plain smtplib sessions"
+    )
     slow = sorted(per_case, reverse=True)[:5]
     print(f"slowest cases (s): {', '.join(f'{x:.2f}' for x in slow)}")
 

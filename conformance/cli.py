@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 
 from . import __version__
+from .report.results import CaseResult
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -49,7 +50,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run the scenarios against targets or a reference peer")
-    run.add_argument("--target", action="append", default=[], help="smtp://H:P, smtps://, submission://, HOST:PORT or HOST (repeatable)")
+    run.add_argument(
+        "--target",
+        action="append",
+        default=[],
+        help="smtp://H:P, smtps://, submission://, HOST:PORT or HOST (repeatable)",
+    )
     run.add_argument("--target-config", default=None, help="TOML file with the target's accounts and addresses")
     run.add_argument("--user", default=None)
     run.add_argument("--password", default=None)
@@ -72,7 +78,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _pytest_args(ns: argparse.Namespace, report_dir: Path) -> list[str]:
-    args = [str(scenarios_dir()), "-p", "no:cacheprovider", "--mailspec-progress", "--report-dir", str(report_dir), "-q", "-rN", "--tb=short", f"--case-timeout={ns.timeout}"]
+    args = [
+        str(scenarios_dir()),
+        "-p",
+        "no:cacheprovider",
+        "--mailspec-progress",
+        "--report-dir",
+        str(report_dir),
+        "-q",
+        "-rN",
+        "--tb=short",
+        f"--case-timeout={ns.timeout}",
+    ]
     args += [f"--protocol={p}" for p in ns.protocol]
     if ns.workers:
         args += ["-n", str(ns.workers)]
@@ -168,12 +185,9 @@ def cmd_selftest(ns: argparse.Namespace) -> int:
     return EXIT_OK if code == 0 and not missed else EXIT_FAILED
 
 
-def _missed(results: list[object]) -> list[str]:
-    from .report.results import CaseResult
-
+def _missed(results: list[CaseResult]) -> list[str]:
     out = []
     for r in results:
-        assert isinstance(r, CaseResult)
         if r.variant == "clean" and r.verdict not in ("PASS", "UNSUPPORTED"):
             out.append(f"{r.case}: clean reference peer got {r.verdict} {r.message}")
         if r.variant == "defect" and r.verdict not in ("FAIL", "WARN", "INFO"):

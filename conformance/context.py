@@ -73,7 +73,9 @@ class CaseContext:
         return MailboxProbe(Path(self.target.maildir) / user)
 
 
-def make_message(subject: str = "mailspec test", body: bytes = b"Hello from mailspec.\r\n", *, headers: dict[str, str] | None = None) -> tuple[bytes, str]:
+def make_message(
+    subject: str = "mailspec test", body: bytes = b"Hello from mailspec.\r\n", *, headers: dict[str, str] | None = None
+) -> tuple[bytes, str]:
     """A small RFC 5322 message with a unique token header; returns (bytes, token)."""
     token = uuid.uuid4().hex
     head = {

@@ -97,7 +97,9 @@ def identify(host: str, port: int, timeout: float = 5.0) -> Identified:
             if not data:
                 # Servers that wait for the client: HTTP.
                 try:
-                    sock.sendall(f"GET /.well-known/jmap HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
+                    sock.sendall(
+                        f"GET /.well-known/jmap HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode()
+                    )
                 except OSError:
                     continue
                 data = _read_banner(sock, min(timeout, 3.0))
@@ -107,7 +109,9 @@ def identify(host: str, port: int, timeout: float = 5.0) -> Identified:
                     proto = "submission"
                 return Identified(proto, use_tls, data.split(b"\n", 1)[0].decode("utf-8", "replace").strip())
             if data and not use_tls and data[:1] not in (b"\x15", b"\x16"):
-                raise TargetError(f"{host}:{port} answered with something that is not SMTP, POP3, IMAP or HTTP: {data[:40]!r}")
+                raise TargetError(
+                    f"{host}:{port} answered with something that is not SMTP, POP3, IMAP or HTTP: {data[:40]!r}"
+                )
         finally:
             sock.close()
     raise TargetError(f"{host}:{port} accepted the connection but sent no greeting we recognise, in clear or in TLS")
@@ -115,13 +119,29 @@ def identify(host: str, port: int, timeout: float = 5.0) -> Identified:
 
 def implementation_from_banner(banner: str) -> str:
     lowered = banner.lower()
-    for name in ("postfix", "exim", "dovecot", "cyrus", "sendmail", "opensmtpd", "courier", "haraka", "mailspec", "aiosmtpd", "microsoft", "stalwart", "maddy"):
+    for name in (
+        "postfix",
+        "exim",
+        "dovecot",
+        "cyrus",
+        "sendmail",
+        "opensmtpd",
+        "courier",
+        "haraka",
+        "mailspec",
+        "aiosmtpd",
+        "microsoft",
+        "stalwart",
+        "maddy",
+    ):
         if name in lowered:
             return name
     return ""
 
 
-def parse_target(text: str, *, accounts: tuple[Credentials, ...] = (), probe_timeout: float = 5.0) -> tuple[list[Target], list[str]]:
+def parse_target(
+    text: str, *, accounts: tuple[Credentials, ...] = (), probe_timeout: float = 5.0
+) -> tuple[list[Target], list[str]]:
     """Targets for one ``--target`` value, and notes for the user about what was found."""
     notes: list[str] = []
     if "://" in text:
@@ -133,7 +153,7 @@ def parse_target(text: str, *, accounts: tuple[Credentials, ...] = (), probe_tim
         if not parts.hostname:
             raise TargetError(f"no host in target {text!r}")
         try:
-            port = parts.port or default_port
+            port: int = parts.port or default_port
         except ValueError:
             raise TargetError(f"bad port in target {text!r}") from None
         creds = accounts
@@ -142,13 +162,27 @@ def parse_target(text: str, *, accounts: tuple[Credentials, ...] = (), probe_tim
         try:
             socket.create_connection((parts.hostname, port), timeout=probe_timeout).close()
         except OSError as e:
-            raise TargetError(f"cannot connect to {parts.hostname}:{port}: {getattr(e, 'strerror', None) or e}") from None
+            raise TargetError(
+                f"cannot connect to {parts.hostname}:{port}: {getattr(e, 'strerror', None) or e}"
+            ) from None
         return [Target(protocol, parts.hostname, port, tls, accounts=creds)], notes
-    host, port = _split_hostport(text)
-    if port is not None:
+    host, maybe_port = _split_hostport(text)
+    if maybe_port is not None:
+        port = maybe_port
         found = identify(host, port, probe_timeout)
-        notes.append(f"{host}:{port} speaks {found.protocol}{' over TLS' if found.implicit_tls else ''}: {found.banner[:80]}")
-        return [Target(found.protocol, host, port, found.implicit_tls, accounts=accounts, implementation=implementation_from_banner(found.banner))], notes
+        notes.append(
+            f"{host}:{port} speaks {found.protocol}{' over TLS' if found.implicit_tls else ''}: {found.banner[:80]}"
+        )
+        return [
+            Target(
+                found.protocol,
+                host,
+                port,
+                found.implicit_tls,
+                accounts=accounts,
+                implementation=implementation_from_banner(found.banner),
+            )
+        ], notes
 
     def probe(p: int) -> tuple[int, Identified | None, str]:
         try:
@@ -159,10 +193,23 @@ def parse_target(text: str, *, accounts: tuple[Credentials, ...] = (), probe_tim
     with ThreadPoolExecutor(max_workers=len(STANDARD_PORTS)) as pool:
         results = list(pool.map(probe, STANDARD_PORTS))
     targets = []
-    for p, found, _err in results:
-        if found is not None:
-            notes.append(f"{host}:{p} speaks {found.protocol}{' over TLS' if found.implicit_tls else ''}: {found.banner[:80]}")
-            targets.append(Target(found.protocol, host, p, found.implicit_tls, accounts=accounts, implementation=implementation_from_banner(found.banner)))
+    for p, answer, _err in results:
+        if answer is not None:
+            notes.append(
+                f"{host}:{p} speaks {answer.protocol}{' over TLS' if answer.implicit_tls else ''}: {answer.banner[:80]}"
+            )
+            targets.append(
+                Target(
+                    found.protocol,
+                    host,
+                    p,
+                    found.implicit_tls,
+                    accounts=accounts,
+                    implementation=implementation_from_banner(answer.banner),
+                )
+            )
     if not targets:
-        raise TargetError(f"nothing answered on {host} at the standard mail ports ({', '.join(map(str, STANDARD_PORTS))})")
+        raise TargetError(
+            f"nothing answered on {host} at the standard mail ports ({', '.join(map(str, STANDARD_PORTS))})"
+        )
     return targets, notes

@@ -9,6 +9,7 @@ direction and time, with registered secrets redacted before they are stored.
 from __future__ import annotations
 
 import base64
+import contextlib
 import socket
 import ssl
 import time
@@ -188,7 +189,5 @@ class Connection:
     def close(self) -> None:
         if not self.closed:
             self.closed = True
-            try:
+            with contextlib.suppress(OSError):
                 self._sock.close()
-            except OSError:
-                pass

@@ -39,18 +39,46 @@ CTX_KEY = pytest.StashKey[CaseContext]()
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     g = parser.getgroup("mailspec", "mailspec conformance")
-    g.addoption("--target", action="append", default=[], help="URL (smtp://H:P, smtps://, submission://, lmtp://...), HOST:PORT (protocol found from the greeting) or HOST (standard ports probed); repeatable")
-    g.addoption("--target-config", default=None, help="TOML file: target url, accounts, recipient, unknown_recipient, domain")
+    g.addoption(
+        "--target",
+        action="append",
+        default=[],
+        help="URL (smtp://H:P, smtps://, submission://, lmtp://...), HOST:PORT (protocol found from the greeting) or HOST (standard ports probed); repeatable",
+    )
+    g.addoption(
+        "--target-config", default=None, help="TOML file: target url, accounts, recipient, unknown_recipient, domain"
+    )
     g.addoption("--user", default=None, help="account name for AUTH/LOGIN")
     g.addoption("--password", default=None, help="password for --user (never written to reports)")
     g.addoption("--recipient", default=None, help="an address the target accepts for delivery")
-    g.addoption("--peer", default=None, help="reference peer to start when no --target is given: embedded (default), postfix")
-    g.addoption("--protocol", action="append", default=[], help="only run scenarios of this protocol (smtp, lmtp, pop3, imap, jmap); repeatable")
+    g.addoption(
+        "--peer", default=None, help="reference peer to start when no --target is given: embedded (default), postfix"
+    )
+    g.addoption(
+        "--protocol",
+        action="append",
+        default=[],
+        help="only run scenarios of this protocol (smtp, lmtp, pop3, imap, jmap); repeatable",
+    )
     g.addoption("--known-failures", default=None, help="file of '<requirement-id> <reason>' lines: accepted FAILs")
-    g.addoption("--report-dir", default=None, help="where results.jsonl, junit.xml, run.json, summary.md go (default reports/<timestamp>)")
+    g.addoption(
+        "--report-dir",
+        default=None,
+        help="where results.jsonl, junit.xml, run.json, summary.md go (default reports/<timestamp>)",
+    )
     g.addoption("--no-report", action="store_true", default=False, help="write no report files")
-    g.addoption("--case-timeout", type=float, default=10.0, help="seconds to wait for any single read from the target (default 10)")
-    g.addoption("--selftest", action="store_true", default=False, help="run each scenario against the clean embedded peer and against its seeded defect")
+    g.addoption(
+        "--case-timeout",
+        type=float,
+        default=10.0,
+        help="seconds to wait for any single read from the target (default 10)",
+    )
+    g.addoption(
+        "--selftest",
+        action="store_true",
+        default=False,
+        help="run each scenario against the clean embedded peer and against its seeded defect",
+    )
     g.addoption("--defect", default=None, help="start the embedded peer with this seeded defect (behaviour name)")
     g.addoption("--mailspec-progress", action="store_true", default=False, help=argparse_hidden())
 
@@ -226,13 +254,21 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     st = _state(metafunc.config)
     protocols: tuple[str, ...] = mark.kwargs["protocols"]
     wanted = set(metafunc.config.getoption("protocol") or [])
-    targets = [t for t in st.get_targets() if t.protocol in protocols and (not wanted or t.family in wanted or t.protocol in wanted)]
+    targets = [
+        t
+        for t in st.get_targets()
+        if t.protocol in protocols and (not wanted or t.family in wanted or t.protocol in wanted)
+    ]
     if metafunc.config.getoption("selftest"):
         params = [pytest.param((t, v), id=f"{v}") for t in targets for v in ("clean", "defect")]
     else:
         params = [pytest.param((t, ""), id=t.label) for t in targets]
     if not params:
-        params = [pytest.param((None, ""), id="no-target", marks=pytest.mark.skip(reason="no target of this protocol in this run"))]
+        params = [
+            pytest.param(
+                (None, ""), id="no-target", marks=pytest.mark.skip(reason="no target of this protocol in this run")
+            )
+        ]
     metafunc.parametrize("target", params, indirect=True)
 
 
@@ -297,7 +333,9 @@ def smtp(case_context: CaseContext) -> Iterator[Any]:
 # --- verdicts -----------------------------------------------------------------
 
 
-def classify(excinfo: pytest.ExceptionInfo[BaseException] | None, reqs: list[str]) -> tuple[Verdict, str, str, Violation | None]:
+def classify(
+    excinfo: pytest.ExceptionInfo[BaseException] | None, reqs: list[str]
+) -> tuple[Verdict, str, str, Violation | None]:
     """(verdict, level, message, violation) for how a case ended."""
     first = requirements.get(reqs[0])
     if excinfo is None:
@@ -393,7 +431,7 @@ def _selftest_outcome(report: pytest.TestReport, r: CaseResult, reqs: list[str])
 
 def _longrepr(r: CaseResult, reqs: list[str]) -> str:
     req = requirements.get(next((x for x in reqs if r.message.startswith(x)), reqs[0]))
-    lines = [f"{r.verdict} {r.message}", f"  {req.citation}: \"{req.text}\""]
+    lines = [f"{r.verdict} {r.message}", f'  {req.citation}: "{req.text}"']
     if r.expected:
         lines.append(f"  expected: {r.expected}")
     if r.observed:
@@ -413,7 +451,7 @@ class ResultHooks:
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         for key, value in report.user_properties:
             if key == RESULT_KEY:
-                _on_result(self.config, CaseResult.from_dict(json.loads(value)))
+                _on_result(self.config, CaseResult.from_dict(json.loads(str(value))))
 
 
 def _on_result(config: pytest.Config, result: CaseResult) -> None:
@@ -451,18 +489,23 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     strict = _strict(session.config)
     write_junit(results, st.report_dir / "junit.xml", strict=strict)
     targets = st.targets or []
-    run = {
+    start = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(st.started))
+    run: dict[str, object] = {
         "version": __version__,
         "command": " ".join(["pytest", *sys.argv[1:]]) if "pytest" in sys.argv[0] else " ".join(sys.argv),
-        "start": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(st.started)),
+        "start": start,
         "end": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "targets": [{"url": t.url, "protocol": t.protocol, "peer": t.peer, "implementation": t.implementation} for t in targets],
+        "targets": [
+            {"url": t.url, "protocol": t.protocol, "peer": t.peer, "implementation": t.implementation} for t in targets
+        ],
         "strict": strict,
         "cases": len(results),
         "known_failures_now_passing": sorted(st.known_fixed),
     }
     (st.report_dir / "run.json").write_text(json.dumps(run, indent=2) + "\n", encoding="utf-8")
-    (st.report_dir / "summary.md").write_text(summary_markdown(results, "mailspec run " + run["start"]), encoding="utf-8")
+    (st.report_dir / "summary.md").write_text(
+        summary_markdown(results, f"mailspec run {start}"), encoding="utf-8"
+    )
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:

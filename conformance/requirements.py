@@ -33,7 +33,7 @@ class Requirement:
 
     @property
     def strength(self) -> str:
-        """"must", "should" or "may": which verdict a violation earns."""
+        """ "must", "should" or "may": which verdict a violation earns."""
         if self.level.startswith(("MUST", "REQUIRED", "SHALL")):
             return "must"
         if self.level.startswith("SHOULD"):
@@ -108,7 +108,11 @@ def rfc_text(number: int, directory: Path) -> str:
     path = directory / f"rfc{number}.txt"
     if not path.exists():
         return ""
-    lines = [ln for ln in path.read_text(encoding="utf-8", errors="replace").replace("\f", "\n").splitlines() if not _PAGE_LINE.match(ln)]
+    lines = [
+        ln
+        for ln in path.read_text(encoding="utf-8", errors="replace").replace("\f", "\n").splitlines()
+        if not _PAGE_LINE.match(ln)
+    ]
     return " ".join(" ".join(lines).split())
 
 

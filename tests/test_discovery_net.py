@@ -56,7 +56,12 @@ def embedded() -> Iterator[EmbeddedPeer]:
 
 @pytest.mark.parametrize(
     ("greeting", "wait", "protocol"),
-    [(b"220 mx ESMTP\r\n", False, "smtp"), (b"+OK POP3 ready\r\n", False, "pop3"), (b"* OK IMAP4rev1 ready\r\n", False, "imap"), (b"HTTP/1.1 401 Unauthorized\r\n\r\n", True, "jmap")],
+    [
+        (b"220 mx ESMTP\r\n", False, "smtp"),
+        (b"+OK POP3 ready\r\n", False, "pop3"),
+        (b"* OK IMAP4rev1 ready\r\n", False, "imap"),
+        (b"HTTP/1.1 401 Unauthorized\r\n\r\n", True, "jmap"),
+    ],
 )
 def test_identify_by_greeting(greeting: bytes, wait: bool, protocol: str) -> None:
     g = Greeter(greeting, wait_for_request=wait)
@@ -85,7 +90,11 @@ def test_identify_implicit_tls(embedded: EmbeddedPeer) -> None:
 @pytest.mark.skipif(os.geteuid() != 0, reason="binding the standard mail ports needs root")
 def test_bare_host_probes_standard_ports() -> None:
     host = "127.0.0.77"
-    servers = [Greeter(b"220 mx ESMTP Postfix\r\n", host, 25), Greeter(b"+OK ready\r\n", host, 110), Greeter(b"* OK ready\r\n", host, 143)]
+    servers = [
+        Greeter(b"220 mx ESMTP Postfix\r\n", host, 25),
+        Greeter(b"+OK ready\r\n", host, 110),
+        Greeter(b"* OK ready\r\n", host, 143),
+    ]
     try:
         targets, notes = parse_target(host)
     finally:
@@ -105,7 +114,7 @@ def test_url_targets_carry_credentials_and_default_ports(embedded: EmbeddedPeer)
     t = next(t for t in embedded.start() if t.protocol == "smtp")  # a second set of listeners is fine
     targets, _ = parse_target(f"smtp://u%40x:p%3Aw@127.0.0.1:{t.port}")
     assert targets[0].accounts[0].user == "u@x" and targets[0].accounts[0].password == "p:w"
-    with pytest.raises(TargetError, match="bad port|out of range|not a number"):
+    with pytest.raises(TargetError, match=r"bad port|out of range|not a number"):
         parse_target("smtp://127.0.0.1:99999")
 
 

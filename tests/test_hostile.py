@@ -18,17 +18,51 @@ ROOT = Path(__file__).resolve().parent.parent
 CASE_TIMEOUT = 0.3
 
 
-def run_suite(url: str, report: Path, *extra: str, limit: float = 300) -> tuple[subprocess.CompletedProcess[str], float]:
-    cmd = [sys.executable, "-m", "pytest", str(ROOT / "scenarios"), "--target", url, f"--case-timeout={CASE_TIMEOUT}",
-           "--report-dir", str(report), "-q", "-p", "no:cacheprovider", "-n", "2", *extra]
+def run_suite(
+    url: str, report: Path, *extra: str, limit: float = 300
+) -> tuple[subprocess.CompletedProcess[str], float]:
+    cmd = [
+        sys.executable,
+        "-m",
+        "pytest",
+        str(ROOT / "scenarios"),
+        "--target",
+        url,
+        f"--case-timeout={CASE_TIMEOUT}",
+        "--report-dir",
+        str(report),
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "-n",
+        "2",
+        *extra,
+    ]
     t0 = time.monotonic()
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=limit, cwd=ROOT)
     return proc, time.monotonic() - t0
 
 
 def collected(url: str, *extra: str) -> int:
-    out = subprocess.run([sys.executable, "-m", "pytest", str(ROOT / "scenarios"), "--target", url, "--collect-only", "-q", "-p", "no:cacheprovider", *extra],
-                         capture_output=True, text=True, timeout=120, cwd=ROOT).stdout
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            str(ROOT / "scenarios"),
+            "--target",
+            url,
+            "--collect-only",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    ).stdout
     return sum(1 for line in out.splitlines() if "::" in line)
 
 
@@ -39,11 +73,13 @@ def hostile(request: pytest.FixtureRequest) -> Iterator[HostileServer]:
     server.close()
 
 
-@pytest.mark.parametrize("hostile", ["silent", "garbage", "endless-line", "reset-mid-reply", "greet-then-silent"], indirect=True)
+@pytest.mark.parametrize(
+    "hostile", ["silent", "garbage", "endless-line", "reset-mid-reply", "greet-then-silent"], indirect=True
+)
 def test_whole_suite_against_hostile_target(hostile: HostileServer, tmp_path: Path) -> None:
     expected = collected(hostile.url)
     assert expected > 0
-    proc, elapsed = run_suite(hostile.url, tmp_path)
+    proc, _elapsed = run_suite(hostile.url, tmp_path)
     assert proc.returncode == 1, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert "Traceback" not in proc.stderr
     lines = (tmp_path / "results.jsonl").read_text().splitlines()

@@ -12,8 +12,13 @@ from tests.conftest import ROOT
 
 
 def pytest_run(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "pytest", str(ROOT / "scenarios"), "-p", "no:cacheprovider", "-q", *args],
-                          capture_output=True, text=True, cwd=ROOT, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", str(ROOT / "scenarios"), "-p", "no:cacheprovider", "-q", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=timeout,
+    )
 
 
 def results(d: Path) -> list[dict[str, object]]:
@@ -57,7 +62,9 @@ def test_known_failures_are_accepted_and_fixed_ones_reported(tmp_path: Path) -> 
     req = next(r for r in results_of(test, defect, tmp_path))
     known = tmp_path / "known.txt"
     known.write_text(f"# accepted\n{req}  vendor will not fix\n")
-    accepted = pytest_run("--defect", defect, "-k", test, "--known-failures", str(known), "--report-dir", str(tmp_path / "k"))
+    accepted = pytest_run(
+        "--defect", defect, "-k", test, "--known-failures", str(known), "--report-dir", str(tmp_path / "k")
+    )
     assert accepted.returncode == 0, accepted.stdout[-2000:]
     assert all(r["known_failure"] for r in results(tmp_path / "k") if r["verdict"] == "FAIL")
     clean = pytest_run("-k", test, "--known-failures", str(known), "--report-dir", str(tmp_path / "c"))

@@ -49,9 +49,13 @@ def test_quoted_text_is_in_the_rfc() -> None:
 
 def test_levels_match_the_quoted_keyword() -> None:
     for r in requirements.catalog().values():
-        keywords = re.findall(r"\b(MUST NOT|MUST|REQUIRED|SHALL NOT|SHALL|SHOULD NOT|SHOULD|RECOMMENDED|MAY|OPTIONAL)\b", r.text)
+        keywords = re.findall(
+            r"\b(MUST NOT|MUST|REQUIRED|SHALL NOT|SHALL|SHOULD NOT|SHOULD|RECOMMENDED|MAY|OPTIONAL)\b", r.text
+        )
         if keywords:
-            assert r.level in keywords or r.level.split()[0] in " ".join(keywords), f"{r.id}: level {r.level} but the text says {keywords}"
+            assert r.level in keywords or r.level.split()[0] in " ".join(keywords), (
+                f"{r.id}: level {r.level} but the text says {keywords}"
+            )
 
 
 def test_behaviours_are_all_described() -> None:
@@ -75,8 +79,13 @@ def scenario_cases_for_smtp() -> list[tuple[str, list[str], str]]:
     import subprocess
     import sys
 
-    out = subprocess.run([sys.executable, "-m", "pytest", str(ROOT / "scenarios"), "--collect-only", "-q", "-p", "no:cacheprovider"],
-                         capture_output=True, text=True, cwd=ROOT, timeout=120).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "pytest", str(ROOT / "scenarios"), "--collect-only", "-q", "-p", "no:cacheprovider"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    ).stdout
     return [("", [], line) for line in out.splitlines() if "::" in line]
 
 

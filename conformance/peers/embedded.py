@@ -8,12 +8,15 @@ from pathlib import Path
 
 from ..servers.base import ServerThread
 from ..servers.behaviours import Behaviours
-from ..servers.smtp import SMTPConfig, SMTPServer
+from ..servers.smtp import Mode, SMTPConfig, SMTPServer
 from ..store import MailStore
 from ..target import Credentials, Target
 from ..tlsutil import loopback_material
 
-ACCOUNTS = (Credentials("alice", "alice-Secret-1", "alice@mailspec.test"), Credentials("bob", "bob-Secret-2", "bob@mailspec.test"))
+ACCOUNTS = (
+    Credentials("alice", "alice-Secret-1", "alice@mailspec.test"),
+    Credentials("bob", "bob-Secret-2", "bob@mailspec.test"),
+)
 DOMAIN = "mailspec.test"
 
 
@@ -34,7 +37,10 @@ class EmbeddedPeer:
         ctx = tls.server_context()
         self._thread = ServerThread()
         defect = ",".join(sorted(self.behaviours.names))
-        common = dict(
+        base = Target(
+            protocol="smtp",
+            host="127.0.0.1",
+            port=0,
             accounts=ACCOUNTS,
             domain=DOMAIN,
             recipient=ACCOUNTS[1].address,
@@ -46,12 +52,13 @@ class EmbeddedPeer:
             defect=defect,
         )
         targets = []
-        for mode, implicit in (("smtp", False), ("submission", False), ("smtp", True), ("lmtp", False)):
-            cfg = SMTPConfig(mode=mode, tls=None if implicit else ctx, implicit_tls=implicit, behaviours=self.behaviours)  # type: ignore[arg-type]
+        modes: tuple[tuple[Mode, bool], ...] = (("smtp", False), ("submission", False), ("smtp", True), ("lmtp", False))
+        for mode, implicit in modes:
+            cfg = SMTPConfig(mode=mode, tls=None if implicit else ctx, implicit_tls=implicit, behaviours=self.behaviours)
             port = self._thread.listen(SMTPServer(self.store, cfg).handle, tls=ctx if implicit else None)
             # The SMTP scenarios run against the plain SMTP listener; the others serve their own cases.
             role = "primary" if (mode, implicit) in (("smtp", False), ("lmtp", False)) else "secondary"
-            targets.append(Target(protocol=mode, host="127.0.0.1", port=port, implicit_tls=implicit, extra={"role": role}, **common))  # type: ignore[arg-type]
+            targets.append(base.with_(protocol=mode, port=port, implicit_tls=implicit, extra={"role": role}))
         return targets
 
     def stop(self) -> None:

@@ -17,7 +17,6 @@ from junitparser import Error, Failure, JUnitXml, Skipped, TestCase, TestSuite
 from .. import requirements
 from .results import CaseResult
 
-
 # XML 1.0 forbids most control characters; a hostile server's bytes end up in transcripts.
 _NOT_XML = re.compile("[^\x09\x0a\x0d\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
@@ -73,7 +72,7 @@ def write_junit(results: list[CaseResult], path: Path, *, strict: bool = False) 
         suite = suites.setdefault(proto, TestSuite(f"mailspec.{proto}"))
         for tc in tcs:
             suite.add_testcase(tc)
-        suite.update_statistics()
+        suite.update_statistics()  # type: ignore[no-untyped-call]
         xml.add_testsuite(suite)
-    xml.update_statistics()
+    xml.update_statistics()  # type: ignore[no-untyped-call]
     xml.write(str(path), pretty=True)

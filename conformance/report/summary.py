@@ -26,7 +26,11 @@ def summary_table(results: list[CaseResult]) -> list[str]:
     for v in ORDER:
         if totals[v]:
             lines.append(f"{v.value:<12}" + "".join(f"{by[(v.value, g)]:>8}" for g in LEVEL_GROUPS) + f"{totals[v]:>8}")
-    lines.append(f"{'all':<12}" + "".join(f"{sum(by[(v.value, g)] for v in ORDER):>8}" for g in LEVEL_GROUPS) + f"{len(results):>8}")
+    lines.append(
+        f"{'all':<12}"
+        + "".join(f"{sum(by[(v.value, g)] for v in ORDER):>8}" for g in LEVEL_GROUPS)
+        + f"{len(results):>8}"
+    )
     return lines
 
 

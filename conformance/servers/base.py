@@ -7,6 +7,7 @@ import ssl
 import threading
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Future
+from typing import Any
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
@@ -17,7 +18,7 @@ class ServerThread:
     def __init__(self) -> None:
         self._loop = asyncio.new_event_loop()
         self._servers: list[asyncio.Server] = []
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
         self._thread = threading.Thread(target=self._loop.run_forever, name="mailspec-servers", daemon=True)
         self._thread.start()
 
@@ -25,13 +26,13 @@ class ServerThread:
         async def tracked(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             task = asyncio.current_task()
             assert task is not None
-            self._tasks.add(task)  # type: ignore[arg-type]
+            self._tasks.add(task)
             try:
                 await handler(reader, writer)
             except (ConnectionError, asyncio.IncompleteReadError, ssl.SSLError, TimeoutError):
                 pass
             finally:
-                self._tasks.discard(task)  # type: ignore[arg-type]
+                self._tasks.discard(task)
                 writer.close()
 
         async def start() -> int:

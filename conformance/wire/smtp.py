@@ -410,9 +410,7 @@ class DataReceiver:
             if b"\r" in ln:
                 devs.append(Deviation("bare CR in message data", offset + ln.index(b"\r"), RFC, "2.3.8"))
             if len(ln) + 2 > MAX_TEXT_LINE:
-                devs.append(
-                    Deviation(f"text line of {len(ln) + 2} octets (limit 1000)", offset, RFC, "4.5.3.1.6")
-                )
+                devs.append(Deviation(f"text line of {len(ln) + 2} octets (limit 1000)", offset, RFC, "4.5.3.1.6"))
             out.append(ln[1:] if ln.startswith(b".") else ln)
             offset += len(ln) + 2
         message = b"\r\n".join(out) + b"\r\n" if out else b""
