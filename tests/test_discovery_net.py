@@ -163,3 +163,15 @@ def test_transcript_redacts_secrets_and_their_base64() -> None:
     text = tr.render()
     assert "hunter2" not in text and base64.b64encode(b"hunter2").decode() not in text
     assert text.count("<redacted>") == 2  # the PLAIN token is registered by the client, not here
+
+
+def test_cli_tells_what_it_found_when_no_scenarios_apply() -> None:
+    from tests.conftest import mailspec
+
+    g = Greeter(b"+OK POP3 ready\r\n")
+    try:
+        proc = mailspec("run", "--target", f"127.0.0.1:{g.port}", timeout=60)
+    finally:
+        g.close()
+    assert proc.returncode == 2
+    assert "speaks pop3" in proc.stderr and "no scenarios for it yet" in proc.stderr and "Traceback" not in proc.stderr

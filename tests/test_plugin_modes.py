@@ -83,3 +83,29 @@ def test_defect_option_makes_its_case_fail(tmp_path: Path) -> None:
     proc = pytest_run("--defect", defect, "-k", test, "--report-dir", str(tmp_path))
     assert proc.returncode == 1
     assert "FAIL" in {r["verdict"] for r in results(tmp_path)}
+
+
+def test_external_targets_smtps_and_submission_with_credentials(tmp_path: Path) -> None:
+    """The path users take: --target URLs with credentials, no mailbox probe (some cases UNSUPPORTED)."""
+    from conformance.peers.embedded import ACCOUNTS, EmbeddedPeer
+
+    peer = EmbeddedPeer()
+    targets = peer.start()
+    try:
+        for t in targets:
+            if t.protocol == "lmtp":
+                continue
+            d = tmp_path / f"{t.protocol}-{t.port}"
+            proc = pytest_run(
+                "--target", t.url, "--user", ACCOUNTS[0].user, "--password", ACCOUNTS[0].password,
+                "--recipient", ACCOUNTS[1].address, "--report-dir", str(d), "-n", "2",
+            )
+            rs = results(d)
+            verdicts = {str(r["verdict"]) for r in rs}
+            assert proc.returncode == 0, (t.url, proc.stdout[-3000:])
+            assert verdicts <= {"PASS", "UNSUPPORTED"} and "PASS" in verdicts, (t.url, verdicts)
+            assert all(r["target"] == t.url for r in rs)
+            text = (d / "results.jsonl").read_text() + (d / "junit.xml").read_text()
+            assert ACCOUNTS[0].password not in text
+    finally:
+        peer.stop()

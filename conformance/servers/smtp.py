@@ -138,6 +138,7 @@ class SMTPSession:
         self.out: list[bytes] = []
         self.tls = cfg.implicit_tls
         self.greeted: str | None = None  # "EHLO" / "HELO" / "LHLO"
+        self.helo_name = ""  # the client's claimed name, for the Received line
         self.user: str | None = None
         self.reset()
 
@@ -302,6 +303,7 @@ class SMTPSession:
         if EHLO_NO_RESET not in self.b:
             self.reset()
         self.greeted = verb
+        self.helo_name = arg.split(" ")[0]
         first = "mailspec.invalid" if EHLO_NO_HOSTNAME in self.b else self.cfg.hostname
         lines = [f"{first} greets {arg.split(' ')[0]}", *self.extensions()]
         if EHLO_MIXED_CODES in self.b:
@@ -321,6 +323,7 @@ class SMTPSession:
             return
         self.reset()
         self.greeted = "HELO"
+        self.helo_name = arg.split(" ")[0]
         if HELO_ADVERTISES in self.b:
             self.reply(250, self.cfg.hostname, None, *self.extensions())
             return
@@ -483,7 +486,7 @@ class SMTPSession:
             if self.tls and self.cfg.mode != "lmtp":
                 proto += "S"
             trace = (
-                f"Received: from {self.greeted or 'unknown'} by {self.cfg.hostname} with {proto};\r\n"
+                f"Received: from {self.helo_name or 'unknown'} by {self.cfg.hostname} with {proto};\r\n"
                 f"\t{formatdate(time.time())}\r\n"
             ).encode()
         sender = self.mail_from.mailbox if self.mail_from else ""
