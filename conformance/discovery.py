@@ -200,10 +200,10 @@ def parse_target(
             )
             targets.append(
                 Target(
-                    found.protocol,
+                    answer.protocol,
                     host,
                     p,
-                    found.implicit_tls,
+                    answer.implicit_tls,
                     accounts=accounts,
                     implementation=implementation_from_banner(answer.banner),
                 )
