@@ -52,7 +52,8 @@ RCPT_OPEN_RELAY = _b("rcpt-open-relay", "relays to any domain without authentica
 DATA_NO_RCPT_OK = _b("data-no-rcpt-ok", "answers DATA with 354 when no recipient was accepted")
 DATA_NO_DOTS = _b("data-no-unstuff", "does not remove the added leading dot (transparency)")
 DATA_NO_RECEIVED = _b("data-no-received", "adds no Received trace header")
-DATA_TRUNCATE_LONG = _b("data-truncate-long", "cuts text lines longer than 998 octets")
+DATA_TRUNCATE_LONG = _b("data-truncate-long", "cuts text lines longer than 998 octets (counting the CRLF)")
+
 DATA_WRONG_REPLY = _b("data-wrong-code", "answers DATA with 250 instead of 354")
 DATA_TRANSACTION_KEPT = _b("data-keeps-transaction", "keeps the recipients after DATA completes")
 RSET_NOOP = _b("rset-noop", "RSET does not clear the transaction")
@@ -104,7 +105,64 @@ ENHANCED_MISSING = _b("enhanced-missing", "advertises ENHANCEDSTATUSCODES but om
 ENHANCED_WRONG_CLASS = _b("enhanced-wrong-class", "enhanced code class differs from the reply class")
 TIMEOUT_SILENT_CLOSE = _b("idle-close-silent", "closes idle sessions without 421")
 # -- more behaviours (core RFC 5321 commands) --
+EHLO_500 = _b("ehlo-500", "answers EHLO with 500 (command not recognized)")
+EHLO_ERROR_RESETS = _b("ehlo-error-resets", "a refused EHLO aborts the open mail transaction")
+EHLO_OMITS_HELP = _b("ehlo-omits-help", "implements HELP but leaves it out of the EHLO reply")
+EHLO_LISTS_EXPN = _b("ehlo-lists-expn", "lists EXPN in the EHLO reply but answers EXPN with 502")
+EXPN_UNLISTED = _b("expn-unlisted", "implements EXPN without listing it in the EHLO reply")
+SEQUENCE_RESETS = _b("sequence-error-resets", "a 503 reply also aborts the open mail transaction")
+MAIL_ERROR_KEEPS = _b("mail-error-keeps", "a MAIL refused with 501 still opens a transaction")
+RCPT_UNKNOWN_554 = _b("rcpt-unknown-554", "refuses an unknown local user with 554")
+POSTMASTER_CASE = _b("postmaster-case", "accepts postmaster@domain only in lower case")
+RELAY_DENIED_554 = _b("relay-denied-554", "refuses relaying with 554 instead of 550")
+RCPT_ROUTE_REJECTED = _b("rcpt-route-rejected", "answers a source-routed forward-path with 501")
+ARGS_IGNORED = _b("args-ignored", "accepts DATA, RSET and QUIT with arguments")
+DATA_FINAL_WRONG = _b("data-final-wrong", "acknowledges the end of data with 200 instead of 250")
+RECEIVED_APPENDED = _b("received-appended", "adds its Received line after the other header fields")
+RECEIVED_DROPPED = _b("received-dropped", "removes the Received lines the client sent")
+DATA_DISCARDS = _b("data-discards", "answers 250 to the end of data but stores nothing")
+DATA_PARTIAL_DELIVERED = _b("data-partial-delivered", "delivers the partial message when the client disconnects in DATA")
+RSET_CLOSES = _b("rset-closes", "closes the connection after answering RSET")
+NEEDS_EHLO = _b("needs-ehlo", "answers RSET, NOOP, VRFY and HELP with 503 before EHLO/HELO")
+NOOP_RESETS = _b("noop-resets", "NOOP aborts the mail transaction")
+CLOSE_AFTER_UNKNOWN = _b("close-after-unknown", "closes the connection after an unknown command")
+CLOSE_AFTER_SYNTAX = _b("close-after-syntax-error", "closes the connection after a 501 reply")
+CLOSE_AFTER_REFUSAL = _b("close-after-refusal", "closes the connection after refusing a recipient")
+VRFY_250_BARE = _b("vrfy-250-bare", "answers VRFY of a known user with a bare 250 OK")
+VRFY_ALWAYS_550 = _b("vrfy-always-550", "answers every VRFY with 550")
+HELP_502 = _b("help-502", "answers HELP with 502 (not implemented)")
+REPLY_CODE_RANGE = _b("reply-code-range", "answers RSET with the out-of-range code 650")
+DOUBLE_REPLY = _b("double-reply", "answers NOOP with two replies")
+UNKNOWN_VERB_SILENT = _b("unknown-verb-silent", "sends no reply to an unknown command")
 # -- more behaviours (extensions, limits, data) --
+COMMAND_LINE_SHORT = _b("command-line-256", "refuses command lines longer than 256 octets with 500")
+LOCAL_PART_SHORT = _b("local-part-32", "refuses local-parts longer than 32 octets")
+DOMAIN_SHORT = _b("domain-128", "refuses domains longer than 128 octets")
+PATH_SHORT = _b("path-200", "refuses paths longer than 200 octets")
+RCPT_LIMIT_50 = _b("rcpt-limit-50", "refuses every recipient after the 50th with 452")
+RCPT_LIMIT_552 = _b("rcpt-limit-552", "answers recipients over its limit with 552 instead of 452")
+DATA_STRIPS_CONTROLS = _b("data-strips-controls", "removes control characters (VT, FF, ESC...) from message data")
+BARE_LF_DATA_LINES = _b("bare-lf-data-lines", "treats a bare LF inside DATA as a line end (unstuffs the dot after it)")
+BARE_CR_DATA_LINES = _b("bare-cr-data-lines", "treats a bare CR inside DATA as a line end (unstuffs the dot after it)")
+SIZE_OFF_BY_ONE = _b("size-off-by-one", "refuses a MAIL SIZE= equal to the advertised limit")
+SIZE_ENDS_DATA = _b("size-ends-data", "ends the message data after the octets declared with SIZE=")
+SIZE_COUNTS_STUFFING = _b("size-counts-stuffing", "counts stuffed dots against the declared SIZE and answers 552")
+PIPELINING_FLUSH_ON_ERROR = _b("pipelining-flush-on-error", "discards pipelined input after an error reply")
+PIPELINING_REORDER = _b("pipelining-reorder", "sends buffered error replies after the success replies")
+PIPELINING_HOLDS = _b("pipelining-holds", "holds MAIL/RCPT replies until a later command arrives")
+PIPELINING_BUFFERS_NOOP = _b("pipelining-buffers-noop", "holds every reply while a partial command is pending")
+PIPELINING_DROPS_AFTER_DATA = _b("pipelining-drops-after-data", "discards commands pipelined after the end of data")
+STARTTLS_WRONG_CODE = _b("starttls-250", "answers STARTTLS with 250 instead of 220")
+AUTH_PLAIN_NEEDS_INITIAL = _b("auth-plain-needs-initial", "answers AUTH PLAIN without an initial response with 501")
+AUTH_B64_LENIENT = _b("auth-base64-lenient", "skips characters outside the base64 alphabet")
+AUTH_CHALLENGE_TEXT = _b("auth-challenge-text", "puts plain text in its 334 challenges")
+AUTH_MECH_ENHANCED = _b("auth-mech-enhanced", "answers an unknown mechanism with 504 5.7.8 instead of 5.5.4")
+AUTH_538_CLEARTEXT = _b("auth-538-cleartext", "advertises AUTH in cleartext but answers 538 until TLS")
+EIGHTBIT_DATA_REFUSED = _b("8bitmime-data-refused", "refuses 8-bit message data after BODY=8BITMIME")
+BODY_7BIT_REJECTED = _b("body-7bit-rejected", "rejects BODY=7BIT")
+ENHANCED_FIRST_LINE_ONLY = _b("enhanced-first-line", "puts the enhanced code on the first line of a multiline reply only")
+ENHANCED_ONLY_AFTER_EHLO = _b("enhanced-ehlo-only", "sends enhanced codes only after EHLO, not after HELO")
+ENHANCED_LEADING_ZERO = _b("enhanced-leading-zero", "writes enhanced codes with leading zeros (2.01.00)")
 
 
 @dataclass
@@ -140,6 +198,8 @@ class SMTPSession:
         self.greeted: str | None = None  # "EHLO" / "HELO" / "LHLO"
         self.helo_name = ""  # the client's claimed name, for the Received line
         self.user: str | None = None
+        self.last_code = 0  # the code of the last reply queued
+        self.holding = False  # PIPELINING_HOLDS: replies kept back after MAIL/RCPT
         self.reset()
 
     def reset(self) -> None:
@@ -151,13 +211,20 @@ class SMTPSession:
 
     @property
     def enhanced(self) -> bool:
+        if ENHANCED_ONLY_AFTER_EHLO in self.b and self.greeted != "EHLO":
+            return False
         return ENHANCED_MISSING not in self.b
 
     def reply(self, code: int, text: str, status: str | None = None, *more: str) -> None:
+        self.last_code = code
         if status and self.enhanced:
             if ENHANCED_WRONG_CLASS in self.b:
                 status = ("5" if status[0] == "2" else "2") + status[1:]
-            lines = [f"{status} {text}", *(f"{status} {m}" for m in more)]
+            if ENHANCED_LEADING_ZERO in self.b:
+                klass, subject, detail = status.split(".")
+                status = f"{klass}.{int(subject):02d}.{int(detail):02d}"
+            later = status if ENHANCED_FIRST_LINE_ONLY not in self.b else ""
+            lines = [f"{status} {text}", *(f"{later} {m}".lstrip(" ") for m in more)]
         else:
             lines = [text, *more]
         data = wire.format_reply(code, *lines)
@@ -166,6 +233,8 @@ class SMTPSession:
         self.out.append(data)
 
     async def flush(self) -> None:
+        if self.out and PIPELINING_REORDER in self.b:
+            self.out.sort(key=lambda d: d[:1] in (b"4", b"5"))  # stable: errors go last
         if self.out:
             self.writer.write(b"".join(self.out))
             self.out.clear()
@@ -182,12 +251,24 @@ class SMTPSession:
                 if cmd is None:
                     return
                 await self.dispatch(cmd)
-                if self.parser.pending() == b"" or b"\n" not in self.parser.pending():
+                self.holding = PIPELINING_HOLDS in self.b and cmd.verb in ("MAIL", "RCPT")
+                if self._may_flush():
                     await self.flush()
                 if PIPELINING_DROPS in self.b and cmd.verb == "MAIL":
                     self.parser.take_pending()
+                if PIPELINING_FLUSH_ON_ERROR in self.b and self.last_code >= 400:
+                    self.parser.take_pending()
         except _Close:
             await self.flush()
+
+    def _may_flush(self) -> bool:
+        """Whether the replies queued so far go out now (RFC 2920 3.2: once the input is used up)."""
+        pending = self.parser.pending()
+        if self.holding:
+            return False
+        if PIPELINING_BUFFERS_NOOP in self.b and pending:
+            return False
+        return pending == b"" or b"\n" not in pending
 
     async def _read(self) -> bytes:
         try:
@@ -207,8 +288,10 @@ class SMTPSession:
                 self.reply(500, "Line too long", "5.5.2")
                 raise _Close from None
             if cmd is None:
-                await self.flush()
+                if not self.holding and not (PIPELINING_BUFFERS_NOOP in self.b and self.parser.pending()):
+                    await self.flush()
                 data = await self._read()
+
                 if not data:
                     return None
                 self.parser.feed(data)
@@ -248,13 +331,25 @@ class SMTPSession:
         if VERBS_CASE_SENSITIVE in self.b and cmd.raw[: len(verb)] != verb.encode():
             self.reply(500, "Command not recognized", "5.5.1")
             return
+        if COMMAND_LINE_SHORT in self.b and len(cmd.raw) > 256:
+            self.reply(500, "Line too long", "5.5.2")
+            return
         if len(cmd.raw) > wire.MAX_COMMAND_LINE and LONG_LINE_OK not in self.b:
+
             if LONG_LINE_CRASH in self.b:
                 raise _Close
             self.reply(500, "Line too long", "5.5.2")
             return
         handler = getattr(self, "do_" + verb, None) if verb.isalpha() else None
+        if NEEDS_EHLO in self.b and self.greeted is None and verb in ("RSET", "NOOP", "VRFY", "HELP"):
+            self.bad_sequence("Send EHLO/HELO first")
+            return
+        if verb == "EXPN" and EXPN_UNLISTED in self.b:
+            self.reply(250, f"<postmaster@{self.store.domain}>", "2.1.5")
+            return
         if handler is None:
+            if UNKNOWN_VERB_SILENT in self.b and verb not in ("TURN", "ETRN", "ATRN", "SAML", "SOML", "SEND", "EXPN"):
+                return
             if UNKNOWN_VERB_250 in self.b:
                 self.reply(250, "OK", "2.0.0")
             elif verb in ("TURN", "ETRN", "ATRN", "SAML", "SOML", "SEND", "EXPN"):
@@ -262,21 +357,31 @@ class SMTPSession:
                 self.reply(code, "Command not implemented", "5.5.1")
             else:
                 self.reply(500, "Command not recognized", "5.5.1")
+                if CLOSE_AFTER_UNKNOWN in self.b:
+                    raise _Close
             return
         await handler(cmd.argument)
 
     def syntax_error(self, text: str) -> None:
         code = 500 if ARG_ERRORS_500 in self.b else 501
         self.reply(code, text, "5.5.4" if code == 501 else "5.5.2")
+        if CLOSE_AFTER_SYNTAX in self.b:
+            raise _Close
 
     def bad_sequence(self, text: str) -> None:
         code = 500 if SEQUENCE_500 in self.b else 503
         self.reply(code, text, "5.5.1")
+        if SEQUENCE_RESETS in self.b:
+            self.reset()
 
     # --- commands ----------------------------------------------------------
 
     def extensions(self) -> list[str]:
         ext = ["8BITMIME", "PIPELINING", "ENHANCEDSTATUSCODES", "HELP"]
+        if EHLO_OMITS_HELP in self.b:
+            ext.remove("HELP")
+        if EHLO_LISTS_EXPN in self.b:
+            ext.append("EXPN")
         ext.append("SIZE 1O" if SIZE_NO_VALUE in self.b else f"SIZE {self.cfg.max_size}")
         if self.cfg.tls is not None and (not self.tls or STARTTLS_ADVERTISED_AFTER in self.b):
             ext.append("STARTTLS")
@@ -288,6 +393,9 @@ class SMTPSession:
         if self.cfg.mode == "lmtp":
             self.reply(500, "This is LMTP: use LHLO", "5.5.1")
             return
+        if EHLO_500 in self.b:
+            self.reply(500, "Command not recognized", "5.5.1")
+            return
         await self._hello("EHLO", arg)
 
     async def do_LHLO(self, arg: str) -> None:
@@ -298,6 +406,8 @@ class SMTPSession:
 
     async def _hello(self, verb: str, arg: str) -> None:
         if not arg.strip() and EHLO_ACCEPTS_EMPTY not in self.b:
+            if EHLO_ERROR_RESETS in self.b:
+                self.reset()
             self.syntax_error(f"{verb} requires a domain or address literal")
             return
         if EHLO_NO_RESET not in self.b:
@@ -347,6 +457,8 @@ class SMTPSession:
                 self.mail_from = wire.Path(arg[5:].strip("<> "))
                 self.reply(250, "OK", "2.1.0")
                 return
+            if MAIL_ERROR_KEEPS in self.b:
+                self.mail_from = wire.Path("")
             self.syntax_error(f"Syntax error in MAIL: {e.deviation.what}")
             return
         if parsed.path.is_null and MAIL_REJECTS_NULL in self.b:
@@ -355,11 +467,23 @@ class SMTPSession:
         if MAIL_SPACE_COLON in self.b and parsed.params:
             self.syntax_error("Parameters not allowed")
             return
+        if self._path_too_long(parsed.path):
+            self.reply(501, "Path too long", "5.1.7")
+            return
         if not self._check_params(parsed.params, ("SIZE", "BODY", "AUTH")):
             return
         self.mail_from = parsed.path
         self.mail_params = parsed.params
         self.reply(250, "OK", "2.1.0")
+
+    def _path_too_long(self, path: wire.Path) -> bool:
+        """Seeded limits below RFC 5321 4.5.3.1's minimums (the clean server has none)."""
+        local, domain = path.local_part.encode(), path.domain.encode()
+        return (
+            (LOCAL_PART_SHORT in self.b and len(local) > 32)
+            or (DOMAIN_SHORT in self.b and len(domain) > 128)
+            or (PATH_SHORT in self.b and len(local) + len(domain) + 3 > 200)
+        )
 
     def _check_params(self, params: dict[str, str | None], known: tuple[str, ...]) -> bool:
         for key, value in params.items():
@@ -372,7 +496,8 @@ class SMTPSession:
                 if value is None or not value.isdigit():
                     self.syntax_error("SIZE needs a number")
                     return False
-                if int(value) > self.cfg.max_size and SIZE_NOT_ENFORCED not in self.b:
+                limit = self.cfg.max_size - (SIZE_OFF_BY_ONE in self.b)
+                if int(value) > limit and SIZE_NOT_ENFORCED not in self.b:
                     self.reply(552, "Message size exceeds fixed limit", "5.3.4")
                     return False
             if key == "BODY":
@@ -383,6 +508,10 @@ class SMTPSession:
                 if v == "8BITMIME" and EIGHTBIT_REJECTED in self.b:
                     self.reply(555, "BODY=8BITMIME not accepted", "5.5.4")
                     return False
+                if v == "7BIT" and BODY_7BIT_REJECTED in self.b:
+                    self.reply(555, "BODY=7BIT not accepted", "5.5.4")
+                    return False
+
         return True
 
     async def do_RCPT(self, arg: str) -> None:
@@ -402,9 +531,17 @@ class SMTPSession:
             return
         if not self._check_params(parsed.params, ()):
             return
-        if len(self.rcpts) >= self.cfg.max_recipients:
-            self.reply(452, "Too many recipients", "4.5.3")
+        if parsed.path.source_route and RCPT_ROUTE_REJECTED in self.b:
+            self.syntax_error("Source routes not accepted")
             return
+        limit = 50 if RCPT_LIMIT_50 in self.b else self.cfg.max_recipients
+        if len(self.rcpts) >= limit:
+            if RCPT_LIMIT_552 in self.b:
+                self.reply(552, "Too many recipients", "5.5.3")
+            else:
+                self.reply(452, "Too many recipients", "4.5.3")
+            return
+
         address = parsed.path.mailbox
         local, domain = parsed.path.local_part, parsed.path.domain
         is_local_domain = domain.lower() == self.store.domain
@@ -415,22 +552,26 @@ class SMTPSession:
                 self.rcpts.append((address, None))
                 self.reply(250, "OK", "2.1.5")
                 return
-            self.reply(550, "Relay access denied", "5.7.1")
+            self.reply(554 if RELAY_DENIED_554 in self.b else 550, "Relay access denied", "5.7.1")
             return
-        if local.lower() == "postmaster" and RCPT_NO_POSTMASTER in self.b:
+        if local.lower() == "postmaster" and (
+            RCPT_NO_POSTMASTER in self.b or (POSTMASTER_CASE in self.b and local != "postmaster")
+        ):
             self.reply(550, "No such user", "5.1.1")
             return
         acct = self.store.resolve(address) or (
             self.store.resolve(f"postmaster@{self.store.domain}") if local.lower() == "postmaster" else None
         )
         if acct is None and RCPT_ACCEPTS_UNKNOWN not in self.b:
-            self.reply(550, "No such user here", "5.1.1")
+            self.reply(554 if RCPT_UNKNOWN_554 in self.b else 550, "No such user here", "5.1.1")
+            if CLOSE_AFTER_REFUSAL in self.b:
+                raise _Close
             return
         self.rcpts.append((address, acct))
         self.reply(250, "OK", "2.1.5")
 
     async def do_DATA(self, arg: str) -> None:
-        if arg:
+        if arg and ARGS_IGNORED not in self.b:
             self.syntax_error("DATA takes no parameters")
             return
         if self.mail_from is None and DATA_NO_RCPT_OK not in self.b:
@@ -444,20 +585,57 @@ class SMTPSession:
         else:
             self.reply(354, "End data with <CR><LF>.<CR><LF>")
         await self.flush()
+        declared = self.mail_params.get("SIZE")
+        if SIZE_ENDS_DATA in self.b and declared and declared.isdigit():
+            await self._data_by_size(int(declared))
+            return
         receiver = wire.DataReceiver(max_size=self.cfg.max_size, extra_endings=self._extra_endings())
-        done = receiver.feed(self.parser.take_pending())
+        pending = self.parser.take_pending()
+        partial = bytearray(pending)
+        done = receiver.feed(pending)
         while done is None:
             data = await self._read()
             if not data:
+                if DATA_PARTIAL_DELIVERED in self.b:
+                    for _, acct in self.rcpts:
+                        if acct is not None:
+                            self.store.deliver(acct, bytes(partial), "")
                 raise _Close
+            partial += data
             done = receiver.feed(data)
         result, rest = done
-        self.parser.feed(rest)
+        if PIPELINING_DROPS_AFTER_DATA not in self.b:
+            self.parser.feed(rest)
         if receiver.exceeded and SIZE_DATA_NOT_ENFORCED not in self.b:
             self.reply(552, "Message size exceeds fixed limit", "5.3.4")
             self.reset()
             return
+        if SIZE_COUNTS_STUFFING in self.b and declared and declared.isdigit():
+            # The wrong count: the octets on the wire, stuffed dots included (RFC 1870 5 excludes them).
+            wire_size = len(result.message) + sum(ln.startswith(b".") for ln in result.message.split(b"\r\n"))
+            if wire_size > int(declared):
+                self.reply(552, "Message size exceeds declared size", "5.3.4")
+                self.reset()
+                return
+        body_8bit = (self.mail_params.get("BODY") or "").upper() == "8BITMIME"
+        if EIGHTBIT_DATA_REFUSED in self.b and body_8bit and any(c >= 0x80 for c in result.message):
+            self.reply(554, "8-bit data not accepted", "5.6.1")
+            self.reset()
+            return
+
         self._deliver(result.message)
+
+    async def _data_by_size(self, size: int) -> None:
+        """SIZE_ENDS_DATA: take exactly the declared octets as the message (RFC 1870 6 forbids this)."""
+        buf = self.parser.take_pending()
+        while len(buf) < size:
+            data = await self._read()
+            if not data:
+                raise _Close
+            buf += data
+        self.parser.feed(buf[size:])
+        self._deliver(buf[:size])
+
 
     def _extra_endings(self) -> tuple[bytes, ...]:
         pairs = {
@@ -477,7 +655,15 @@ class SMTPSession:
         if DATA_NO_DOTS in self.b:
             message = b"\r\n".join(b"." + ln if ln.startswith(b".") else ln for ln in message.split(b"\r\n"))
         if DATA_TRUNCATE_LONG in self.b:
-            message = b"\r\n".join(ln[:998] for ln in message.split(b"\r\n"))
+            message = b"\r\n".join(ln[:996] for ln in message.split(b"\r\n"))
+        if BARE_LF_DATA_LINES in self.b or BARE_CR_DATA_LINES in self.b:
+            # Within a CRLF-delimited line every LF and CR is bare; the defect unstuffs after it.
+            lone = b"\n" if BARE_LF_DATA_LINES in self.b else b"\r"
+            message = b"\r\n".join(ln.replace(lone + b".", lone) for ln in message.split(b"\r\n"))
+        if DATA_STRIPS_CONTROLS in self.b:
+            keep = {9, 10, 13}
+            message = bytes(c for c in message if c >= 32 or c in keep)
+
         if EIGHTBIT_STRIPPED in self.b:
             message = bytes(c & 0x7F for c in message)
         trace = b""
@@ -489,10 +675,17 @@ class SMTPSession:
                 f"Received: from {self.helo_name or 'unknown'} by {self.cfg.hostname} with {proto};\r\n"
                 f"\t{formatdate(time.time())}\r\n"
             ).encode()
+        if RECEIVED_DROPPED in self.b:
+            head, sep, body = message.partition(b"\r\n\r\n")
+            kept = [ln for ln in head.split(b"\r\n") if not ln.lower().startswith(b"received:")]
+            message = b"\r\n".join(kept) + sep + body
+        if RECEIVED_APPENDED in self.b:
+            head, sep, body = message.partition(b"\r\n\r\n")
+            message, trace = head + b"\r\n" + trace.rstrip(b"\r\n") + sep + body, b""
         sender = self.mail_from.mailbox if self.mail_from else ""
         delivered: list[tuple[str, bool]] = []
         for address, acct in self.rcpts:
-            if acct is not None:
+            if acct is not None and DATA_DISCARDS not in self.b:
                 self.store.deliver(acct, trace + message, sender)
             delivered.append((address, True))
         if self.cfg.mode == "lmtp":
@@ -500,19 +693,21 @@ class SMTPSession:
             for address, _ in delivered:
                 self.reply(250, f"<{address}> delivered", "2.0.0")
         else:
-            self.reply(250, f"OK queued as {time.time_ns():x}", "2.0.0")
+            self.reply(200 if DATA_FINAL_WRONG in self.b else 250, f"OK queued as {time.time_ns():x}", "2.0.0")
         if DATA_TRANSACTION_KEPT not in self.b:
             self.reset()
         else:
             self.mail_from = None
 
     async def do_RSET(self, arg: str) -> None:
-        if arg:
+        if arg and ARGS_IGNORED not in self.b:
             self.syntax_error("RSET takes no parameters")
             return
         if RSET_NOOP not in self.b:
             self.reset()
-        self.reply(250, "OK", "2.0.0")
+        self.reply(650 if REPLY_CODE_RANGE in self.b else 250, "OK", "2.0.0")
+        if RSET_CLOSES in self.b:
+            raise _Close
 
     async def do_NOOP(self, arg: str) -> None:
         if NOOP_WRONG in self.b:
@@ -520,10 +715,14 @@ class SMTPSession:
         elif arg and NOOP_REJECTS_ARG in self.b:
             self.syntax_error("NOOP takes no parameters")
         else:
+            if NOOP_RESETS in self.b:
+                self.reset()
             self.reply(250, "OK", "2.0.0")
+            if DOUBLE_REPLY in self.b:
+                self.reply(250, "OK", "2.0.0")
 
     async def do_QUIT(self, arg: str) -> None:
-        if arg:
+        if arg and ARGS_IGNORED not in self.b:
             self.syntax_error("QUIT takes no parameters")
             return
         if QUIT_NO_221 in self.b:
@@ -543,12 +742,22 @@ class SMTPSession:
         if VRFY_LIES in self.b:
             self.reply(250, f"<{arg.strip('<>')}>", "2.1.5")
             return
+        if VRFY_ALWAYS_550 in self.b:
+            self.reply(550, "No such user", "5.1.1")
+            return
+        name = arg.strip("<>")
+        if VRFY_250_BARE in self.b and self.store.resolve(name if "@" in name else f"{name}@{self.store.domain}"):
+            self.reply(250, "OK", "2.1.5")
+            return
         # RFC 5321 3.5.3: 252 when the server will not verify but will accept.
         self.reply(252, "Cannot VRFY user, but will accept message and attempt delivery", "2.5.2")
 
     async def do_HELP(self, arg: str) -> None:
         if HELP_WRONG in self.b:
             self.reply(250, "OK", "2.0.0")
+            return
+        if HELP_502 in self.b:
+            self.reply(502, "HELP not implemented", "5.5.1")
             return
         self.reply(
             214,
@@ -564,9 +773,10 @@ class SMTPSession:
         if arg and STARTTLS_ARG_OK not in self.b:
             self.syntax_error("STARTTLS takes no parameters")
             return
-        self.reply(220, "Ready to start TLS", "2.0.0")
+        self.reply(250 if STARTTLS_WRONG_CODE in self.b else 220, "Ready to start TLS", "2.0.0")
         await self.flush()
         injected = self.parser.take_pending()
+
         try:
             await self.writer.start_tls(self.cfg.tls)
         except (ssl.SSLError, ConnectionError, OSError):
@@ -599,7 +809,13 @@ class SMTPSession:
             if AUTH_UNKNOWN_MECH in self.b:
                 self.reply(535, "Authentication failed", "5.7.8")
             else:
-                self.reply(504, "Unrecognized authentication type", "5.5.4")
+                self.reply(504, "Unrecognized authentication type", "5.7.8" if AUTH_MECH_ENHANCED in self.b else "5.5.4")
+            return
+        if AUTH_538_CLEARTEXT in self.b and not self.tls:
+            self.reply(538, "Encryption required for requested authentication mechanism", "5.7.11")
+            return
+        if AUTH_PLAIN_NEEDS_INITIAL in self.b and mech == "PLAIN" and not initial:
+            self.syntax_error("PLAIN needs an initial response")
             return
         try:
             if mech == "PLAIN":
@@ -641,7 +857,7 @@ class SMTPSession:
 
     def _b64(self, text: str) -> bytes | None:
         try:
-            return base64.b64decode(text.strip(), validate=True)
+            return base64.b64decode(text.strip(), validate=AUTH_B64_LENIENT not in self.b)
         except (binascii.Error, ValueError):
             if AUTH_BAD_B64_OK in self.b:
                 self.reply(535, "Authentication failed", "5.7.8")
@@ -651,15 +867,22 @@ class SMTPSession:
 
     async def _challenge(self, challenge: str) -> str | None:
         """Send a 334 challenge and read one response line; None when the client cancelled."""
+        if AUTH_CHALLENGE_TEXT in self.b:
+            challenge = base64.b64decode(challenge).decode() or "Go ahead"
         self.out.append(f"334 {challenge}\r\n".encode())
         cmd = await self._next_command()
         if cmd is None:
             raise _Close
         line = cmd.raw.rstrip(b"\r\n").decode("utf-8", "replace")
-        if line == "*" and AUTH_NO_CANCEL not in self.b:
+        if line == "*":
+            if AUTH_NO_CANCEL in self.b:
+                # The defect checks "*" as a credential, which fails.
+                self.reply(535, "Authentication credentials invalid", "5.7.8")
+                return None
             # RFC 4954 4: the client cancels with "*"; the server MUST reject with 501.
             self.reply(501, "Authentication cancelled", "5.0.0")
             return None
+
         return line
 
 

@@ -395,7 +395,14 @@ class DataReceiver:
             return DataResult(b"", (), 0), bytes(self._buf[found + found_len :])
         body = bytes(self._buf[2:found]) + b"\r\n" if found >= 2 else b""
         rest = bytes(self._buf[found + found_len :])
-        return self._decode(body), rest
+        result = self._decode(body)
+        if len(result.message) > self._max_size:
+            # The whole message came in before the streaming guard saw it (RFC 1870 5: the size
+            # counts CRLFs but not the stuffed dots, which is the decoded length).
+            self.exceeded = True
+            return DataResult(b"", (), 0), rest
+        return result, rest
+
 
     @staticmethod
     def _decode(body: bytes) -> DataResult:

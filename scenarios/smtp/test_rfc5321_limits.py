@@ -60,7 +60,12 @@ def test_512_octet_command_line_accepted(smtp: SMTPSessions) -> None:
     if control.code != 250:
         unsupported(f"the target refuses NOOP with an argument, so line length cannot be told apart: {control}")
     reply = client.command(_noop_line(512))
-    check(reply.code == 250, "a 512-octet command line (CRLF included) was refused", expected="250, as for a short NOOP line", observed=str(reply))
+    check(
+        reply.code == 250,
+        "a 512-octet command line (CRLF included) was refused",
+        expected="250, as for a short NOOP line",
+        observed=str(reply),
+    )
 
 
 @case("smtp.rfc5321.3.8.no-close-on-long-line", defect=srv.LONG_LINE_CRASH)
@@ -69,16 +74,31 @@ def test_overlong_command_line_keeps_session(smtp: SMTPSessions) -> None:
     try:
         reply = client.command(_noop_line(1000), check_length=False)
     except ConnectionClosed:
-        check(False, "the server closed the connection on a 1000-octet command line", expected="a reply (500 Line too long) and the session goes on", observed="connection closed without a reply")
+        check(
+            False,
+            "the server closed the connection on a 1000-octet command line",
+            expected="a reply (500 Line too long) and the session goes on",
+            observed="connection closed without a reply",
+        )
         return
     if reply.code == 421:
         return  # announced shutdown: the one reply that may come with a close
     try:
         after = client.noop()
     except ConnectionClosed:
-        check(False, "the server closed the connection after answering an overlong command line", expected="the session goes on", observed=f"{reply}, then the connection closed")
+        check(
+            False,
+            "the server closed the connection after answering an overlong command line",
+            expected="the session goes on",
+            observed=f"{reply}, then the connection closed",
+        )
         return
-    check(after.code == 250, "the session did not continue after an overlong command line", expected="NOOP answered 250", observed=f"{reply}; then NOOP: {after}")
+    check(
+        after.code == 250,
+        "the session did not continue after an overlong command line",
+        expected="NOOP answered 250",
+        observed=f"{reply}; then NOOP: {after}",
+    )
 
 
 @case("smtp.rfc5321.2.3.8.line-length-limits", defect=srv.LONG_LINE_OK)
@@ -91,7 +111,12 @@ def test_overlong_command_line_refused(smtp: SMTPSessions) -> None:
         reply = client.command(_noop_line(1000), check_length=False)
     except ConnectionClosed:
         return  # refused by closing; test_overlong_command_line_keeps_session judges that
-    check(reply.code >= 500, "the server imposes no limit on command lines: a 1000-octet line was accepted", expected="500 Line too long", observed=str(reply))
+    check(
+        reply.code >= 500,
+        "the server imposes no limit on command lines: a 1000-octet line was accepted",
+        expected="500 Line too long",
+        observed=str(reply),
+    )
 
 
 @pytest.mark.parametrize("lead", [b"L", b"."], ids=["plain", "leading-dot"])
@@ -104,13 +129,28 @@ def test_1000_octet_text_line_delivered_intact(smtp: SMTPSessions, case_context:
     if mail.code != 250:
         unsupported(f"MAIL refused: {mail}")
     replies = client.data(message)
-    check(replies[-1].code == 250, "a message with a 1000-octet text line was refused", expected="250", observed=" / ".join(map(str, replies)))
+    check(
+        replies[-1].code == 250,
+        "a message with a 1000-octet text line was refused",
+        expected="250",
+        observed=" / ".join(map(str, replies)),
+    )
     if not has_probe(case_context):
         return  # accepted; what was stored cannot be seen
     delivered = fetch(case_context, token)
-    check(delivered is not None, "the accepted message never arrived", expected="delivered", observed="nothing in the mailbox")
+    check(
+        delivered is not None,
+        "the accepted message never arrived",
+        expected="delivered",
+        observed="nothing in the mailbox",
+    )
     assert delivered is not None
-    check(delivered_contains(delivered, b"\nbefore\r\n" + line + b"\r\nafter\r\n"), "the 1000-octet text line was not delivered intact", expected=f"a line of {len(line) + 2} octets", observed=f"{max(map(len, delivered.splitlines()))} octets in the longest delivered line")
+    check(
+        delivered_contains(delivered, b"\nbefore\r\n" + line + b"\r\nafter\r\n"),
+        "the 1000-octet text line was not delivered intact",
+        expected=f"a line of {len(line) + 2} octets",
+        observed=f"{max(map(len, delivered.splitlines()))} octets in the longest delivered line",
+    )
 
 
 @case("smtp.rfc5321.4.5.3.1.1.local-part-64", MINIMUMS, defect=srv.LOCAL_PART_SHORT)
@@ -155,7 +195,12 @@ def test_recipient_limit_answered_452(smtp: SMTPSessions, case_context: CaseCont
     for n in range(2, 301):
         reply = client.rcpt(case_context.recipient)
         if reply.code != 250:
-            check(reply.code == 452, f"recipient number {n}, over the server's limit, was not refused with 452", expected="452", observed=str(reply))
+            check(
+                reply.code == 452,
+                f"recipient number {n}, over the server's limit, was not refused with 452",
+                expected="452",
+                observed=str(reply),
+            )
             client.rset()
             return
     client.rset()
