@@ -20,7 +20,6 @@ import sys
 from pathlib import Path
 
 from . import __version__
-from .report.results import CaseResult
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -180,26 +179,16 @@ def cmd_selftest(ns: argparse.Namespace) -> int:
     report_dir = Path(ns.report_dir) if ns.report_dir else new_run_dir(Path("reports"))
     args = [*_pytest_args(ns, report_dir), "--selftest"]
     code = _run_pytest(args, report_dir)
-    from .plugin import selftest_line
+    from .plugin import selftest_line, selftest_missed
 
     results = read_results(report_dir / "results.jsonl") if (report_dir / "results.jsonl").exists() else []
-    missed = _missed(results)
+    _, missed = selftest_missed(results)
     for m in missed:
         print(f"missed: {m}")
     print(selftest_line(results))
     if code == 5:
         raise CLIError("no scenario matched (check --protocol and -k)")
     return EXIT_OK if code == 0 and not missed else EXIT_FAILED
-
-
-def _missed(results: list[CaseResult]) -> list[str]:
-    out = []
-    for r in results:
-        if r.variant == "clean" and r.verdict not in ("PASS", "UNSUPPORTED"):
-            out.append(f"{r.case}: clean reference peer got {r.verdict} {r.message}")
-        if r.variant == "defect" and r.verdict not in ("FAIL", "WARN", "INFO"):
-            out.append(f"{r.case}: defect {r.defect} gave {r.verdict}")
-    return out
 
 
 def cmd_peers_list(ns: argparse.Namespace) -> int:

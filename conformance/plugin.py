@@ -528,17 +528,28 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         tr.write_line(f"report: {st.report_dir}")
 
 
-def selftest_line(results: list[CaseResult]) -> str:
+def selftest_missed(results: list[CaseResult]) -> tuple[int, list[str]]:
+    """(number of scenarios, why each missed one was missed) from a --selftest run."""
     cases: dict[str, dict[str, CaseResult]] = {}
     for r in results:
-        cases.setdefault(r.nodeid.rsplit("[", 1)[0], {})[r.variant] = r
-    caught = 0
-    for variants in cases.values():
+        # test_x[clean], test_x[defect-p1] -> test_x[], test_x[p1]: one scenario, two variants.
+        v = r.variant
+        key = r.nodeid.replace(f"[{v}-", "[").replace(f"-{v}]", "]").replace(f"[{v}]", "[]")
+        cases.setdefault(key, {})[v] = r
+    missed = []
+    for key, variants in cases.items():
         clean, defect = variants.get("clean"), variants.get("defect")
         if clean is None or defect is None:
+            missed.append(f"{key}: ran only {', '.join(variants)}")
             continue
-        strength = requirements.get(defect.requirements[0]).strength
-        wanted = {"must": "FAIL", "should": "WARN", "may": "INFO"}[strength]
-        if clean.verdict in ("PASS", "UNSUPPORTED") and defect.verdict == wanted:
-            caught += 1
-    return f"selftest: {len(cases)} scenarios, {caught} caught, {len(cases) - caught} missed"
+        wanted = {"must": "FAIL", "should": "WARN", "may": "INFO"}[requirements.get(defect.requirements[0]).strength]
+        if clean.verdict not in ("PASS", "UNSUPPORTED"):
+            missed.append(f"{key}: the clean reference peer got {clean.verdict}: {clean.message}")
+        elif defect.verdict != wanted:
+            missed.append(f"{key}: seeded defect {defect.defect} gave {defect.verdict}, not {wanted}: {defect.message}")
+    return len(cases), missed
+
+
+def selftest_line(results: list[CaseResult]) -> str:
+    total, missed = selftest_missed(results)
+    return f"selftest: {total} scenarios, {total - len(missed)} caught, {len(missed)} missed"

@@ -108,12 +108,10 @@ def rfc_text(number: int, directory: Path) -> str:
     path = directory / f"rfc{number}.txt"
     if not path.exists():
         return ""
-    lines = [
-        ln
-        for ln in path.read_text(encoding="utf-8", errors="replace").replace("\f", "\n").splitlines()
-        if not _PAGE_LINE.match(ln)
-    ]
-    return " ".join(" ".join(lines).split())
+    raw = path.read_text(encoding="utf-8", errors="replace").replace("\f", "\n")
+    lines = [ln for ln in raw.splitlines() if not _PAGE_LINE.match(ln)]
+    # A compound split across lines ("EHLO-" / "advertised") is one word again.
+    return re.sub(r"(?<=\w)- (?=[a-z])", "-", " ".join(" ".join(lines).split()))
 
 
 def quoted_in_rfc(req: Requirement, directory: Path) -> bool | None:

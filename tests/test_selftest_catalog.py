@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import re
 from pathlib import Path
 
@@ -14,18 +13,21 @@ from tests.conftest import ROOT, mailspec
 
 
 def scenario_cases() -> list[tuple[str, list[str], str]]:
-    """(test name, requirement ids, defect attribute) for every @case in scenarios/, read from the source."""
+    """(module::function, requirement ids, defect behaviour name) for every case in scenarios/."""
+    import importlib.util
+
     out = []
     for path in sorted((ROOT / "scenarios").rglob("test_*.py")):
-        tree = ast.parse(path.read_text())
-        for node in ast.walk(tree):
-            if not isinstance(node, ast.FunctionDef):
-                continue
-            for deco in node.decorator_list:
-                if isinstance(deco, ast.Call) and getattr(deco.func, "id", "") == "case":
-                    reqs = [a.value for a in deco.args if isinstance(a, ast.Constant) and isinstance(a.value, str)]
-                    defect = next((ast.unparse(k.value) for k in deco.keywords if k.arg == "defect"), "")
-                    out.append((f"{path.name}::{node.name}", reqs, defect))
+        spec = importlib.util.spec_from_file_location(f"_scan_{path.stem}", path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        for name, fn in sorted(vars(module).items()):
+            marks = [m for m in getattr(fn, "pytestmark", []) if m.name == "mailspec_case"]
+            if name.startswith("test_") and marks:
+                out.append((f"{path.name}::{name}", list(marks[0].kwargs["requirements"]), marks[0].kwargs["defect"]))
+            elif name.startswith("test_") and callable(fn):
+                raise AssertionError(f"{path.name}::{name} is not a @case")
     return out
 
 
@@ -36,7 +38,7 @@ def test_every_case_cites_catalogued_requirements_and_names_a_defect() -> None:
         assert reqs, f"{name} cites no requirement"
         for r in reqs:
             requirements.get(r)
-        assert defect, f"{name} has no seeded defect"
+        assert defect in REGISTRY, f"{name} has no registered seeded defect"
 
 
 def test_quoted_text_is_in_the_rfc() -> None:
