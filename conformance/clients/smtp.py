@@ -239,6 +239,22 @@ class SMTPSessions:
         if reply.code != 235:
             unsupported(f"could not authenticate as {user}: {reply}")
 
+    def in_transaction(self, sender: str | None = None) -> SMTPClient:
+        """A ready session after an accepted MAIL; UNSUPPORTED when MAIL is refused."""
+        client = self.ready()
+        reply = client.mail(self.ctx.sender if sender is None else sender)
+        if reply.code != 250:
+            unsupported(f"MAIL was refused: {reply}")
+        return client
+
+    def with_recipient(self, sender: str | None = None) -> SMTPClient:
+        """``in_transaction`` plus one accepted RCPT of the target's deliverable recipient."""
+        client = self.in_transaction(sender)
+        reply = client.rcpt(self.ctx.recipient)
+        if reply.code not in (250, 251):
+            unsupported(f"the recipient {self.ctx.recipient} was refused: {reply}")
+        return client
+
     def require(self, client: SMTPClient, extension: str) -> str:
         """The extension's EHLO parameters, or UNSUPPORTED when it is not advertised."""
         if not client.has(extension):

@@ -2,7 +2,7 @@
 
 import time
 
-from conformance.clients.smtp import SMTPClient, SMTPSessions
+from conformance.clients.smtp import SMTPSessions
 from conformance.context import CaseContext, make_message
 from conformance.scenario import case
 from conformance.servers import smtp as srv
@@ -11,17 +11,6 @@ from conformance.verdict import check, unsupported
 SMTP_ONLY = ("smtp",)
 # 4.3.2: the replies to the end of data, plus 421.
 FINAL_CODES = (250, 552, 554, 451, 452, 450, 550, 421)
-
-
-def _with_recipient(smtp: SMTPSessions, ctx: CaseContext, sender: str | None = None) -> SMTPClient:
-    client = smtp.ready()
-    reply = client.mail(ctx.sender if sender is None else sender)
-    if reply.code != 250:
-        unsupported(f"MAIL was refused: {reply}")
-    reply = client.rcpt(ctx.recipient)
-    if reply.code not in (250, 251):
-        unsupported(f"the recipient was refused: {reply}")
-    return client
 
 
 def _header_fields(message: bytes) -> list[bytes]:
@@ -39,7 +28,7 @@ def _header_fields(message: bytes) -> list[bytes]:
 def _deliver(smtp: SMTPSessions, ctx: CaseContext, message: bytes, token: str) -> bytes:
     """Send ``message`` and return the delivered copy (UNSUPPORTED without a mailbox probe)."""
     probe = ctx.mailbox()
-    client = _with_recipient(smtp, ctx)
+    client = smtp.with_recipient()
     replies = client.data(message)
     if replies[-1].code != 250:
         unsupported(f"the message was not accepted: {replies[-1]}")
@@ -50,7 +39,7 @@ def _deliver(smtp: SMTPSessions, ctx: CaseContext, message: bytes, token: str) -
 
 @case("smtp.rfc5321.4.3.2.data-replies", defect=srv.DATA_WRONG_REPLY, protocols=SMTP_ONLY)
 def test_data_answered_354(smtp: SMTPSessions, case_context: CaseContext) -> None:
-    client = _with_recipient(smtp, case_context)
+    client = smtp.with_recipient()
     message, _ = make_message("mailspec DATA 354")
     replies = client.data(message)
     check(replies[0].code == 354, "DATA with an accepted recipient was not answered with 354", expected="354", observed=str(replies[0]))
@@ -58,7 +47,7 @@ def test_data_answered_354(smtp: SMTPSessions, case_context: CaseContext) -> Non
 
 @case("smtp.rfc5321.4.1.1.4.data-ok", defect=srv.DATA_FINAL_WRONG, protocols=SMTP_ONLY)
 def test_end_of_data_answered_250(smtp: SMTPSessions, case_context: CaseContext) -> None:
-    client = _with_recipient(smtp, case_context)
+    client = smtp.with_recipient()
     message, _ = make_message("mailspec end of data")
     replies = client.data(message)
     if replies[0].code != 354:
@@ -70,7 +59,7 @@ def test_end_of_data_answered_250(smtp: SMTPSessions, case_context: CaseContext)
 
 @case("smtp.rfc5321.4.3.2.data-replies", defect=srv.DATA_FINAL_WRONG, protocols=SMTP_ONLY)
 def test_end_of_data_code_listed(smtp: SMTPSessions, case_context: CaseContext) -> None:
-    client = _with_recipient(smtp, case_context)
+    client = smtp.with_recipient()
     message, _ = make_message("mailspec end of data list")
     replies = client.data(message)
     if replies[0].code != 354:
@@ -108,7 +97,7 @@ def test_data_after_refused_rcpt_refused(smtp: SMTPSessions, case_context: CaseC
 
 @case("smtp.rfc5321.4.1.4.out-of-order-503", defect=srv.DATA_TRANSACTION_KEPT, protocols=SMTP_ONLY)
 def test_recipients_cleared_after_data(smtp: SMTPSessions, case_context: CaseContext) -> None:
-    client = _with_recipient(smtp, case_context)
+    client = smtp.with_recipient()
     message, _ = make_message("mailspec first transaction")
     if client.data(message)[-1].code != 250:
         unsupported("the first message was not accepted")
@@ -120,14 +109,14 @@ def test_recipients_cleared_after_data(smtp: SMTPSessions, case_context: CaseCon
 
 @case("smtp.rfc5321.4.1.1.no-param-commands", defect=srv.ARGS_IGNORED, protocols=SMTP_ONLY)
 def test_data_with_argument_refused(smtp: SMTPSessions, case_context: CaseContext) -> None:
-    client = _with_recipient(smtp, case_context)
+    client = smtp.with_recipient()
     reply = client.command("DATA mailspec")
     check(reply.code // 100 == 5, "DATA with an argument was not refused", expected="501", observed=str(reply))
 
 
 @case("smtp.rfc5321.4.3.2.no-arg-commands-501", defect=srv.ARG_ERRORS_500, protocols=SMTP_ONLY)
 def test_data_with_argument_501(smtp: SMTPSessions, case_context: CaseContext) -> None:
-    client = _with_recipient(smtp, case_context)
+    client = smtp.with_recipient()
     reply = client.command("DATA mailspec")
     check(reply.code == 501, "DATA with an argument was not answered with 501", expected="501", observed=str(reply))
 
@@ -195,7 +184,7 @@ def test_interrupted_data_not_delivered(smtp: SMTPSessions, case_context: CaseCo
     probe = case_context.mailbox()
     done, done_token = make_message("mailspec completed before the drop")
     cut, cut_token = make_message("mailspec interrupted", b"this message is never finished\r\n")
-    client = _with_recipient(smtp, case_context)
+    client = smtp.with_recipient()
     if client.data(done)[-1].code != 250:
         unsupported("the first message was not accepted")
     if client.mail(case_context.sender).code != 250 or client.rcpt(case_context.recipient).code not in (250, 251):
@@ -207,7 +196,7 @@ def test_interrupted_data_not_delivered(smtp: SMTPSessions, case_context: CaseCo
     time.sleep(0.5)
     # A message sent afterwards shows the queue has moved past the dropped one.
     marker, marker_token = make_message("mailspec marker after the drop")
-    after = _with_recipient(smtp, case_context)
+    after = smtp.with_recipient()
     if after.data(marker)[-1].code != 250:
         unsupported("the marker message was not accepted")
     check(probe.wait_for(done_token), "the transaction completed before the connection dropped was undone", expected="delivered")

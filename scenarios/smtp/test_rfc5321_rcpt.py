@@ -1,6 +1,6 @@
 """RFC 5321 2.3.5, 2.4, 3.3, 3.6, 4.1.1.3, 4.1.1.11, 4.3.2, 4.5.1: the RCPT command."""
 
-from conformance.clients.smtp import SMTPClient, SMTPSessions
+from conformance.clients.smtp import SMTPSessions
 from conformance.context import CaseContext
 from conformance.scenario import case
 from conformance.servers import smtp as srv
@@ -10,14 +10,6 @@ SMTP_ONLY = ("smtp",)
 FOREIGN = "mailspec-relay-probe@example.net"
 # 4.3.2: the RCPT list, plus 421 and 501 that any command may return.
 RCPT_CODES = (250, 251, 550, 551, 552, 553, 450, 451, 452, 503, 455, 555, 421, 501)
-
-
-def _in_transaction(smtp: SMTPSessions, ctx: CaseContext) -> SMTPClient:
-    client = smtp.ready()
-    reply = client.mail(ctx.sender)
-    if reply.code != 250:
-        unsupported(f"MAIL was refused: {reply}")
-    return client
 
 
 def _domain(ctx: CaseContext) -> str:
@@ -33,7 +25,7 @@ def test_rcpt_before_mail_503(smtp: SMTPSessions, case_context: CaseContext) -> 
 
 @case("smtp.rfc5321.3.3.rcpt-before-mail-503", defect=srv.SEQUENCE_500, protocols=SMTP_ONLY)
 def test_rcpt_after_rset_503(smtp: SMTPSessions, case_context: CaseContext) -> None:
-    client = _in_transaction(smtp, case_context)
+    client = smtp.in_transaction()
     client.rset()
     reply = client.rcpt(case_context.recipient)
     check(reply.code == 503, "RCPT after RSET (no MAIL) was not answered with 503", expected="503", observed=str(reply))
@@ -42,7 +34,7 @@ def test_rcpt_after_rset_503(smtp: SMTPSessions, case_context: CaseContext) -> N
 @case("smtp.rfc5321.3.3.rcpt-unknown-550", defect=srv.RCPT_ACCEPTS_UNKNOWN, protocols=SMTP_ONLY)
 def test_unknown_user_refused(smtp: SMTPSessions, case_context: CaseContext) -> None:
     unknown = case_context.unknown_recipient
-    client = _in_transaction(smtp, case_context)
+    client = smtp.in_transaction()
     reply = client.rcpt(unknown)
     check(reply.code // 100 != 2, "RCPT of a user known not to exist was accepted", expected="550", observed=str(reply))
 
@@ -50,42 +42,42 @@ def test_unknown_user_refused(smtp: SMTPSessions, case_context: CaseContext) -> 
 @case("smtp.rfc5321.4.3.2.rcpt-replies", defect=srv.RCPT_UNKNOWN_554, protocols=SMTP_ONLY)
 def test_unknown_user_reply_code_listed(smtp: SMTPSessions, case_context: CaseContext) -> None:
     unknown = case_context.unknown_recipient
-    client = _in_transaction(smtp, case_context)
+    client = smtp.in_transaction()
     reply = client.rcpt(unknown)
     check(reply.code in RCPT_CODES, "RCPT of an unknown user got a code outside the RCPT list", expected="550 (RCPT list)", observed=str(reply))
 
 
 @case("smtp.rfc5321.4.5.1.postmaster-domains", defect=srv.RCPT_NO_POSTMASTER, protocols=SMTP_ONLY)
 def test_postmaster_at_domain_accepted(smtp: SMTPSessions, case_context: CaseContext) -> None:
-    client = _in_transaction(smtp, case_context)
+    client = smtp.in_transaction()
     reply = client.rcpt(f"postmaster@{_domain(case_context)}")
     check(reply.code in (250, 251), "postmaster@ a served domain was refused", expected="250", observed=str(reply))
 
 
 @case("smtp.rfc5321.4.5.1.postmaster-domains", defect=srv.RCPT_NO_POSTMASTER, protocols=SMTP_ONLY)
 def test_bare_postmaster_accepted(smtp: SMTPSessions, case_context: CaseContext) -> None:
-    client = _in_transaction(smtp, case_context)
+    client = smtp.in_transaction()
     reply = client.command("RCPT TO:<Postmaster>")
     check(reply.code in (250, 251), "RCPT TO:<Postmaster> (no domain) was refused", expected="250", observed=str(reply))
 
 
 @case("smtp.rfc5321.2.3.5.postmaster-unqualified", defect=srv.RCPT_NO_POSTMASTER, protocols=SMTP_ONLY)
 def test_bare_lowercase_postmaster_accepted(smtp: SMTPSessions, case_context: CaseContext) -> None:
-    client = _in_transaction(smtp, case_context)
+    client = smtp.in_transaction()
     reply = client.command("RCPT TO:<postmaster>")
     check(reply.code in (250, 251), "RCPT TO:<postmaster> (no domain) was refused", expected="250", observed=str(reply))
 
 
 @case("smtp.rfc5321.4.5.1.postmaster-case-insensitive", defect=srv.POSTMASTER_CASE, protocols=SMTP_ONLY)
 def test_mixed_case_postmaster_accepted(smtp: SMTPSessions, case_context: CaseContext) -> None:
-    client = _in_transaction(smtp, case_context)
+    client = smtp.in_transaction()
     reply = client.rcpt(f"PostMaster@{_domain(case_context)}")
     check(reply.code in (250, 251), "PostMaster@ a served domain was refused: postmaster is case-sensitive", expected="250", observed=str(reply))
 
 
 @case("smtp.rfc5321.4.5.1.postmaster-case-insensitive", defect=srv.POSTMASTER_CASE, protocols=SMTP_ONLY)
 def test_upper_case_postmaster_accepted(smtp: SMTPSessions, case_context: CaseContext) -> None:
-    client = _in_transaction(smtp, case_context)
+    client = smtp.in_transaction()
     reply = client.rcpt(f"POSTMASTER@{_domain(case_context)}")
     check(reply.code in (250, 251), "POSTMASTER@ a served domain was refused: postmaster is case-sensitive", expected="250", observed=str(reply))
 
@@ -93,7 +85,7 @@ def test_upper_case_postmaster_accepted(smtp: SMTPSessions, case_context: CaseCo
 @case("smtp.rfc5321.2.4.case-insensitive", defect=srv.RCPT_DOMAIN_CASE, protocols=SMTP_ONLY)
 def test_recipient_domain_upper_case(smtp: SMTPSessions, case_context: CaseContext) -> None:
     local, _, domain = case_context.recipient.rpartition("@")
-    client = _in_transaction(smtp, case_context)
+    client = smtp.in_transaction()
     reply = client.rcpt(f"{local}@{domain.upper()}")
     check(reply.code in (250, 251), "the recipient was refused when its domain was written in upper case", expected="250", observed=str(reply))
 
@@ -102,21 +94,21 @@ def test_recipient_domain_upper_case(smtp: SMTPSessions, case_context: CaseConte
 def test_recipient_domain_mixed_case(smtp: SMTPSessions, case_context: CaseContext) -> None:
     local, _, domain = case_context.recipient.rpartition("@")
     mixed = "".join(c.upper() if i % 2 else c.lower() for i, c in enumerate(domain))
-    client = _in_transaction(smtp, case_context)
+    client = smtp.in_transaction()
     reply = client.rcpt(f"{local}@{mixed}")
     check(reply.code in (250, 251), "the recipient was refused when its domain was written in mixed case", expected="250", observed=str(reply))
 
 
 @case("smtp.rfc5321.3.6.1.relay-may-decline", defect=srv.RCPT_OPEN_RELAY, protocols=SMTP_ONLY)
 def test_relay_to_foreign_domain_declined(smtp: SMTPSessions, case_context: CaseContext) -> None:
-    client = _in_transaction(smtp, case_context)
+    client = smtp.in_transaction()
     reply = client.rcpt(FOREIGN)
     check(reply.code // 100 != 2, "the server accepts relaying to a foreign domain from an unauthenticated client", expected="refused", observed=str(reply))
 
 
 @case("smtp.rfc5321.3.6.2.relay-refusal-550", defect=srv.RELAY_DENIED_554, protocols=SMTP_ONLY)
 def test_relay_refusal_is_550(smtp: SMTPSessions, case_context: CaseContext) -> None:
-    client = _in_transaction(smtp, case_context)
+    client = smtp.in_transaction()
     reply = client.rcpt(FOREIGN)
     if reply.code // 100 == 2:
         unsupported("the server relays for this client")
@@ -125,7 +117,7 @@ def test_relay_refusal_is_550(smtp: SMTPSessions, case_context: CaseContext) -> 
 
 @case("smtp.rfc5321.4.1.1.3.source-route-recognized", defect=srv.RCPT_ROUTE_REJECTED, protocols=SMTP_ONLY)
 def test_source_route_is_not_a_syntax_error(smtp: SMTPSessions, case_context: CaseContext) -> None:
-    client = _in_transaction(smtp, case_context)
+    client = smtp.in_transaction()
     reply = client.rcpt(f"@relay.example.net:{case_context.recipient}")
     # The route may be refused as relaying (3.6.1), but not as bad syntax.
     check(reply.code not in (500, 501), "a source-routed forward-path was refused as a syntax error", expected="250 or a policy refusal", observed=str(reply))
@@ -133,13 +125,13 @@ def test_source_route_is_not_a_syntax_error(smtp: SMTPSessions, case_context: Ca
 
 @case("smtp.rfc5321.3.6.1.source-route-ignored", defect=srv.RCPT_ROUTE_REJECTED, protocols=SMTP_ONLY)
 def test_source_route_to_local_user_accepted(smtp: SMTPSessions, case_context: CaseContext) -> None:
-    client = _in_transaction(smtp, case_context)
+    client = smtp.in_transaction()
     reply = client.rcpt(f"@relay.example.net:{case_context.recipient}")
     check(reply.code in (250, 251), "a source route in front of a local recipient was not ignored", expected="250", observed=str(reply))
 
 
 @case("smtp.rfc5321.4.1.1.11.unknown-param-555", defect=srv.PARAM_504_AS_250, protocols=SMTP_ONLY)
 def test_unknown_rcpt_parameter_555(smtp: SMTPSessions, case_context: CaseContext) -> None:
-    client = _in_transaction(smtp, case_context)
+    client = smtp.in_transaction()
     reply = client.rcpt(case_context.recipient, "XMAILSPEC-UNKNOWN=1")
     check(reply.code == 555, "an unknown RCPT parameter was not answered with 555", expected="555", observed=str(reply))

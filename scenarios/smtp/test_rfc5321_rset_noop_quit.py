@@ -1,6 +1,6 @@
 """RFC 5321 4.1.1, 4.1.1.5, 4.1.1.9, 4.1.1.10, 4.1.4, 4.2, 4.3.2: RSET, NOOP and QUIT."""
 
-from conformance.clients.smtp import SMTPClient, SMTPSessions
+from conformance.clients.smtp import SMTPSessions
 from conformance.context import CaseContext, make_message
 from conformance.scenario import case
 from conformance.servers import smtp as srv
@@ -9,18 +9,9 @@ from conformance.verdict import check, unsupported
 SMTP_ONLY = ("smtp",)
 
 
-def _with_recipient(smtp: SMTPSessions, ctx: CaseContext) -> SMTPClient:
-    client = smtp.ready()
-    if client.mail(ctx.sender).code != 250:
-        unsupported("MAIL was refused")
-    if client.rcpt(ctx.recipient).code not in (250, 251):
-        unsupported("the recipient was refused")
-    return client
-
-
 @case("smtp.rfc5321.4.1.1.5.rset-250", defect=srv.REPLY_CODE_RANGE, protocols=SMTP_ONLY)
 def test_rset_in_transaction_250(smtp: SMTPSessions, case_context: CaseContext) -> None:
-    client = _with_recipient(smtp, case_context)
+    client = smtp.with_recipient()
     reply = client.rset()
     check(reply.code == 250, "RSET was not answered with 250", expected="250", observed=str(reply))
 
@@ -34,7 +25,7 @@ def test_rset_before_ehlo_250(smtp: SMTPSessions) -> None:
 
 @case("smtp.rfc5321.4.1.1.5.rset-discards", defect=srv.RSET_NOOP, protocols=SMTP_ONLY)
 def test_rset_discards_recipients(smtp: SMTPSessions, case_context: CaseContext) -> None:
-    client = _with_recipient(smtp, case_context)
+    client = smtp.with_recipient()
     client.rset()
     reply = client.command("DATA")
     check(reply.code in (503, 554), "DATA after RSET was accepted: the recipients were kept", expected="503 (or 554)", observed=str(reply))
@@ -82,7 +73,7 @@ def test_noop_with_string_250(smtp: SMTPSessions) -> None:
 
 @case("smtp.rfc5321.4.1.1.9.noop-250", defect=srv.NOOP_RESETS, protocols=SMTP_ONLY)
 def test_noop_keeps_transaction(smtp: SMTPSessions, case_context: CaseContext) -> None:
-    client = _with_recipient(smtp, case_context)
+    client = smtp.with_recipient()
     client.noop()
     message, _ = make_message("mailspec after NOOP")
     replies = client.data(message)
@@ -106,7 +97,7 @@ def test_noop_gets_exactly_one_reply(smtp: SMTPSessions) -> None:
 
 @case("smtp.rfc5321.4.1.1.10.quit-221", defect=srv.QUIT_NO_221, protocols=SMTP_ONLY)
 def test_quit_in_transaction_221(smtp: SMTPSessions, case_context: CaseContext) -> None:
-    client = _with_recipient(smtp, case_context)
+    client = smtp.with_recipient()
     reply = client.quit()
     check(reply.code == 221, "QUIT during a transaction was not answered with 221", expected="221", observed=str(reply))
 
