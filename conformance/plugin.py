@@ -330,6 +330,15 @@ def smtp(case_context: CaseContext) -> Iterator[Any]:
     sessions.close_all()
 
 
+@pytest.fixture
+def pop3(case_context: CaseContext) -> Iterator[Any]:
+    from .clients.pop3 import POP3Sessions  # type: ignore[import-not-found,unused-ignore]
+
+    sessions = POP3Sessions(case_context)
+    yield sessions
+    sessions.close_all()
+
+
 # --- verdicts -----------------------------------------------------------------
 
 
