@@ -151,7 +151,9 @@ def cmd_run(ns: argparse.Namespace) -> int:
         families = {SCHEMES[u.split("://")[0]][0] for u in resolved}
         covered = {p.name for p in scenarios_dir().iterdir() if p.is_dir() and any(p.glob("test_*.py"))}
         if not families & (covered | {"submission"} if "smtp" in covered else covered):
-            raise CLIError(f"found {', '.join(sorted(families))}, but mailspec has no scenarios for it yet (it has: {', '.join(sorted(covered))})")
+            raise CLIError(
+                f"found {', '.join(sorted(families))}, but mailspec has no scenarios for it yet (it has: {', '.join(sorted(covered))})"
+            )
     report_dir = Path(ns.report_dir) if ns.report_dir else new_run_dir(Path("reports"))
     args = _pytest_args(ns, report_dir)
     for url in resolved:

@@ -135,7 +135,7 @@ class State:
         try:
             peer = make_peer(name, behaviours=(self.opt("defect"),) if self.opt("defect") else ())
             targets = peer.start()
-        except PeerError as e:
+        except (PeerError, ValueError) as e:
             raise pytest.UsageError(f"cannot start peer {name}: {e}") from None
         self.peers.append(peer)
         return [t for t in targets if t.extra.get("role", "primary") == "primary"]
@@ -209,6 +209,10 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[STATE_KEY] = st
     if not st.is_worker:
         config.pluginmanager.register(ResultHooks(config), "mailspec-results")
+        if any(config.getoption(o) for o in ("target", "target_config", "peer", "defect")):
+            # Explicit targets and peers fail here, as one usage error, not at collection;
+            # only the implicit embedded peer starts lazily (so `pytest tests` starts nothing).
+            st.get_targets()
     kf = config.getoption("known_failures")
     if kf:
         try:
@@ -252,12 +256,11 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if mark is None or "target" not in metafunc.fixturenames:
         return
     st = _state(metafunc.config)
+    all_targets = st.get_targets()
     protocols: tuple[str, ...] = mark.kwargs["protocols"]
     wanted = set(metafunc.config.getoption("protocol") or [])
     targets = [
-        t
-        for t in st.get_targets()
-        if t.protocol in protocols and (not wanted or t.family in wanted or t.protocol in wanted)
+        t for t in all_targets if t.protocol in protocols and (not wanted or t.family in wanted or t.protocol in wanted)
     ]
     if metafunc.config.getoption("selftest"):
         params = [pytest.param((t, v), id=f"{v}") for t in targets for v in ("clean", "defect")]
@@ -512,9 +515,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         "known_failures_now_passing": sorted(st.known_fixed),
     }
     (st.report_dir / "run.json").write_text(json.dumps(run, indent=2) + "\n", encoding="utf-8")
-    (st.report_dir / "summary.md").write_text(
-        summary_markdown(results, f"mailspec run {start}"), encoding="utf-8"
-    )
+    (st.report_dir / "summary.md").write_text(summary_markdown(results, f"mailspec run {start}"), encoding="utf-8")
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:

@@ -94,8 +94,18 @@ def test_external_targets_smtps_and_submission_with_credentials(tmp_path: Path) 
                 continue
             d = tmp_path / f"{t.protocol}-{t.port}"
             proc = pytest_run(
-                "--target", t.url, "--user", ACCOUNTS[0].user, "--password", ACCOUNTS[0].password,
-                "--recipient", ACCOUNTS[1].address, "--report-dir", str(d), "-n", "2",
+                "--target",
+                t.url,
+                "--user",
+                ACCOUNTS[0].user,
+                "--password",
+                ACCOUNTS[0].password,
+                "--recipient",
+                ACCOUNTS[1].address,
+                "--report-dir",
+                str(d),
+                "-n",
+                "2",
             )
             rs = results(d)
             verdicts = {str(r["verdict"]) for r in rs}
@@ -104,5 +114,41 @@ def test_external_targets_smtps_and_submission_with_credentials(tmp_path: Path) 
             assert all(r["target"] == t.url for r in rs)
             text = (d / "results.jsonl").read_text() + (d / "junit.xml").read_text()
             assert ACCOUNTS[0].password not in text
+    finally:
+        peer.stop()
+
+
+def test_target_config_file_and_protocol_filter(tmp_path: Path) -> None:
+    """A TOML target file carries the URL, accounts and addresses; --protocol narrows the run."""
+    from conformance.peers.embedded import ACCOUNTS, EmbeddedPeer
+
+    peer = EmbeddedPeer()
+    smtp_target = next(t for t in peer.start() if t.protocol == "smtp" and not t.implicit_tls)
+    try:
+        config = tmp_path / "target.toml"
+        config.write_text(
+            f'[target]\nurl = "{smtp_target.url}"\nrecipient = "{ACCOUNTS[1].address}"\n'
+            f'unknown_recipient = "no-such-user@mailspec.test"\n\n'
+            f'[[account]]\nuser = "{ACCOUNTS[0].user}"\npassword = "{ACCOUNTS[0].password}"\n'
+        )
+        proc = pytest_run(
+            "--target-config",
+            str(config),
+            "--protocol",
+            "smtp",
+            "-k",
+            "rcpt or auth",
+            "--report-dir",
+            str(tmp_path / "r"),
+        )
+        rs = results(tmp_path / "r")
+        assert proc.returncode == 0, proc.stdout[-3000:]
+        assert rs and all(r["target"] == smtp_target.url and r["protocol"] == "smtp" for r in rs)
+        verdicts = {str(r["verdict"]) for r in rs}
+        assert "PASS" in verdicts
+        # the unknown recipient from the file is used: the RCPT-refusal cases ran rather than UNSUPPORTED
+        assert any(r["verdict"] == "PASS" and "rcpt-unknown" in str(r["requirements"]) for r in rs)
+        bad = pytest_run("--target-config", str(tmp_path / "missing.toml"), "--no-report")
+        assert bad.returncode == 4 and "cannot read --target-config" in bad.stderr
     finally:
         peer.stop()

@@ -38,7 +38,7 @@ class Behaviours:
     def __init__(self, names: frozenset[str] | set[str] | tuple[str, ...] = ()) -> None:
         unknown = set(names) - REGISTRY.keys()
         if unknown:
-            raise KeyError(f"unknown behaviour(s): {', '.join(sorted(unknown))}")
+            raise ValueError(f"unknown behaviour(s): {', '.join(sorted(unknown))}")
         self.names = frozenset(names)
 
     def __contains__(self, b: Behaviour) -> bool:
