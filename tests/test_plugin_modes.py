@@ -152,3 +152,15 @@ def test_target_config_file_and_protocol_filter(tmp_path: Path) -> None:
         assert bad.returncode == 4 and "cannot read --target-config" in bad.stderr
     finally:
         peer.stop()
+
+
+def test_markers_select_by_protocol_rfc_and_level() -> None:
+    def collected(expr: str) -> list[str]:
+        out = pytest_run("--collect-only", "-m", expr).stdout
+        return [line for line in out.splitlines() if "::" in line]
+
+    starttls = collected("rfc3207")
+    assert starttls and all("test_rfc3207_" in n for n in starttls)
+    should = collected("smtp and should")
+    must = collected("smtp and must")
+    assert should and must and not set(should) & set(must)
