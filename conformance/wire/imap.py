@@ -33,7 +33,7 @@ from __future__ import annotations
 import base64
 import re
 from dataclasses import dataclass, field
-from typing import Union
+from typing import TypeAlias
 
 from .errors import Deviation, LocalProtocolError, RemoteProtocolError
 
@@ -54,7 +54,7 @@ class Binary(bytes):
     __slots__ = ()
 
 
-Value = Union[Atom, bytes, None, list["Value"]]
+Value: TypeAlias = Atom | bytes | list["Value"] | None
 
 
 @dataclass(frozen=True)
@@ -439,7 +439,7 @@ class ResponseParser:
 
 
 # str: quoted when it can be, a literal otherwise; bytes: always a literal; Atom: as it is.
-Arg = Union[str, bytes, Atom, list["Arg"], None]
+Arg: TypeAlias = str | bytes | Atom | list["Arg"] | None
 _QUOTABLE = re.compile(r"^[\x20-\x7e]*$")
 
 
@@ -580,7 +580,7 @@ def format_sequence_set(numbers: list[int]) -> str:
         raise LocalProtocolError(Deviation("empty sequence set", 0, RFC, "9"))
     parts: list[str] = []
     start = prev = nums[0]
-    for n in nums[1:] + [0]:
+    for n in [*nums[1:], 0]:
         if n == prev + 1:
             prev = n
             continue
