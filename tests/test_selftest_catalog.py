@@ -65,7 +65,9 @@ def test_behaviours_are_all_described() -> None:
 
 
 def test_selftest_catches_every_seeded_defect(tmp_path: Path) -> None:
-    proc = mailspec("selftest", "-n", "2", "--report-dir", str(tmp_path), timeout=900)
+    # The embedded peer answers at once: a short read timeout keeps the cases that
+    # wait for a reply that a defect never sends from costing 10 s each.
+    proc = mailspec("selftest", "-n", "2", "--timeout", "3", "--report-dir", str(tmp_path), timeout=900)
     line = [ln for ln in proc.stdout.splitlines() if ln.startswith("selftest:")]
     assert line, proc.stdout[-3000:] + proc.stderr[-3000:]
     m = re.match(r"selftest: (\d+) scenarios, (\d+) caught, (\d+) missed", line[-1])

@@ -25,14 +25,13 @@ def _send_group(client: SMTPClient, *lines: str) -> None:
 def _collect(client: SMTPClient, n: int, timeout: float) -> list[Reply]:
     """Up to ``n`` replies, stopping at the first that does not come in time.
 
-    Replies to a group come together: after the first (``timeout``, capped at 5 s),
-    each next one gets 3 s before it counts as never sent.
+    Each reply gets the case's read timeout: a server may run slow recipient
+    checks (DNS, blocklists) between replies, and a missing reply still shows.
     """
     replies: list[Reply] = []
     try:
         while len(replies) < n:
-            reply = client.try_read_reply(min(timeout, 5.0) if not replies else min(timeout, 3.0))
-
+            reply = client.try_read_reply(timeout)
             if reply is None:
                 break
             replies.append(reply)

@@ -9,7 +9,8 @@ from conformance.verdict import check, unsupported
 SMTP_ONLY = ("smtp",)
 # 4.3.2: the MAIL list, plus 421 and 501 that any command may return. Not 500: MAIL is a
 # recognised command and these lines are short.
-MAIL_CODES = (250, 552, 451, 452, 550, 553, 503, 455, 555, 421, 501)
+# 4.3.2's list, plus 421/501 (any command), 530 (RFC 4954 6: authentication required), 554 (policy).
+MAIL_CODES = (250, 552, 451, 452, 550, 553, 503, 455, 555, 421, 501, 530, 554)
 
 
 @case("smtp.rfc5321.4.3.2.mail-replies", defect=srv.SEQUENCE_500, protocols=SMTP_ONLY)
