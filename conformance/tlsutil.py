@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import atexit
+import shutil
 import ssl
 import tempfile
 from dataclasses import dataclass
@@ -31,6 +33,7 @@ def loopback_material() -> TLSMaterial:
     ca = trustme.CA(organization_name="mailspec test CA")
     cert = ca.issue_cert("localhost", "127.0.0.1", "::1", "mx.mailspec.test")
     d = Path(tempfile.mkdtemp(prefix="mailspec-tls-"))
+    atexit.register(shutil.rmtree, d, True)
     ca.cert_pem.write_to_path(str(d / "ca.pem"))
     cert.private_key_pem.write_to_path(str(d / "key.pem"))
     with open(d / "chain.pem", "wb") as f:
