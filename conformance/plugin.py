@@ -263,7 +263,11 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         t for t in all_targets if t.protocol in protocols and (not wanted or t.family in wanted or t.protocol in wanted)
     ]
     if metafunc.config.getoption("selftest"):
-        params = [pytest.param((t, v), id=f"{v}") for t in targets for v in ("clean", "defect")]
+        # With several targets (smtp and submission), the scheme keeps the ids apart: clean-smtp, defect-smtp.
+        many = len(targets) > 1
+        params = [
+            pytest.param((t, v), id=f"{v}-{t.scheme}" if many else v) for t in targets for v in ("clean", "defect")
+        ]
     else:
         params = [pytest.param((t, ""), id=t.label) for t in targets]
     if not params:
@@ -277,7 +281,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
     # Drop the placeholders of cases whose protocol has no target in this run.
-    keep = [i for i in items if not i.name.endswith("[no-target]")]
+    # The placeholder id leads the parametrization: [no-target] or [no-target-<other params>].
+    keep = [i for i in items if not i.name.endswith("[no-target]") and "[no-target-" not in i.name]
     if len(keep) != len(items) and any(i.get_closest_marker("mailspec_case") for i in keep):
         config.hook.pytest_deselected(items=[i for i in items if i not in keep])
         items[:] = keep

@@ -94,6 +94,14 @@ class MailStore:
             acct = self._accounts[user]
             return list(acct.mailboxes[mailbox].messages)
 
+    def expunge(self, user: str, uids: set[int], mailbox: str = "INBOX") -> int:
+        """Remove the messages with these uids (POP3 UPDATE state); returns how many went."""
+        with self._lock:
+            box = self._accounts[user].mailboxes[mailbox]
+            before = len(box.messages)
+            box.messages = [m for m in box.messages if m.uid not in uids]
+            return before - len(box.messages)
+
     def _mirror(self, user: str, data: bytes) -> None:
         assert self.maildir_root is not None
         base = self.maildir_root / user

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import os
 import shutil
 import ssl
 import tempfile
@@ -28,12 +29,18 @@ class TLSMaterial:
         return ssl.create_default_context(cafile=self.cafile)
 
 
+def _remove_if_owner(d: Path, owner: int) -> None:
+    # Only the process that made the material removes it: a forked child exiting must not.
+    if os.getpid() == owner:
+        shutil.rmtree(d, ignore_errors=True)
+
+
 @cache
 def loopback_material() -> TLSMaterial:
     ca = trustme.CA(organization_name="mailspec test CA")
     cert = ca.issue_cert("localhost", "127.0.0.1", "::1", "mx.mailspec.test")
     d = Path(tempfile.mkdtemp(prefix="mailspec-tls-"))
-    atexit.register(shutil.rmtree, d, True)
+    atexit.register(_remove_if_owner, d, os.getpid())
     ca.cert_pem.write_to_path(str(d / "ca.pem"))
     cert.private_key_pem.write_to_path(str(d / "key.pem"))
     with open(d / "chain.pem", "wb") as f:

@@ -168,10 +168,10 @@ def test_transcript_redacts_secrets_and_their_base64() -> None:
 def test_cli_tells_what_it_found_when_no_scenarios_apply() -> None:
     from tests.conftest import mailspec
 
-    g = Greeter(b"+OK POP3 ready\r\n")
+    g = Greeter(b"* OK IMAP4rev1 ready\r\n")
     try:
         proc = mailspec("run", "--target", f"127.0.0.1:{g.port}", timeout=60)
     finally:
         g.close()
     assert proc.returncode == 2
-    assert "speaks pop3" in proc.stderr and "no scenarios for it yet" in proc.stderr and "Traceback" not in proc.stderr
+    assert "speaks imap" in proc.stderr and "no scenarios for it yet" in proc.stderr and "Traceback" not in proc.stderr

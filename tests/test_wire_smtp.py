@@ -215,3 +215,48 @@ def test_fuzz_command_side_only_raises_protocol_errors(data: bytes) -> None:
         pass
     r = wire.DataReceiver(max_size=500)
     r.feed(data)
+
+
+# --- CHUNKING framing and xtext (RFC 3030, RFC 3461) -----------------------------
+
+
+def test_parse_bdat() -> None:
+    assert wire.parse_bdat("10") == (10, False)
+    assert wire.parse_bdat("0 LAST") == (0, True)
+    assert wire.parse_bdat("5 last") == (5, True)
+    for bad in ("", "-1", "ten", "10 FIRST", "10  LAST", "1 LAST x"):
+        with pytest.raises(RemoteProtocolError):
+            wire.parse_bdat(bad)
+
+
+def test_bdat_chunks_cover_the_message_exactly() -> None:
+    msg = b"Subject: x\r\n\r\nbody\r\n"
+    assert wire.bdat_chunk(b"abc", last=True) == b"BDAT 3 LAST\r\nabc"
+    assert wire.bdat_chunks(msg, []) == [b"BDAT %d LAST\r\n" % len(msg) + msg]
+    chunks = wire.bdat_chunks(msg, [4, 4], empty_last=True)
+    assert chunks[-1] == b"BDAT 0 LAST\r\n"
+    data = b""
+    for c in chunks:
+        head, _, rest = c.partition(b"\r\n")
+        size = int(head.split()[1])
+        assert len(rest) == size
+        data += rest
+    assert data == msg
+
+
+def test_xtext_round_trip() -> None:
+    assert wire.xtext_encode("a+b=c d") == "a+2Bb+3Dc+20d"
+    assert wire.xtext_encode(b"\x00\xff") == "+00+FF"
+    for text in ("plain", "a+b=c d", "ü", "user@example.com"):
+        assert wire.xtext_decode(wire.xtext_encode(text)) == text.encode("utf-8")
+    assert wire.is_xtext("") and wire.is_xtext("a+2B")
+    for bad in ("a+2b", "a+ZZ", "a=b", "a b", "a+2"):
+        assert not wire.is_xtext(bad)
+        with pytest.raises(RemoteProtocolError):
+            wire.xtext_decode(bad)
+
+
+def test_repeated_parameters_are_reported() -> None:
+    arg = wire.parse_mail_argument("FROM:<a@b.test> RET=FULL ret=HDRS ENVID=x", "FROM")
+    assert arg.params == {"RET": "HDRS", "ENVID": "x"}
+    assert arg.duplicates == ("RET",)

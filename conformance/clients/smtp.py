@@ -213,6 +213,23 @@ class SMTPSessions:
             self.ctx.banner = self.ctx.banner or greeting.text
         return client
 
+    def open_implicit_tls(self) -> SMTPClient:
+        """A connected session to the target's implicit-TLS endpoint (smtps://, or the "smtps_port" a peer names)."""
+        t = self.target
+        port = t.port if t.implicit_tls else t.extra.get("smtps_port")
+        if not port:
+            unsupported("no implicit-TLS (smtps) endpoint is known for this target")
+        client = SMTPClient(
+            t.host,
+            int(port),
+            timeout=self.ctx.timeout,
+            implicit_tls=self.ctx.tls_context(),
+            transcript=self.ctx.transcript(f"smtps session {len(self._clients) + 1}"),
+        )
+        self._clients.append(client)
+        client.connect()
+        return client
+
     def ready(self, *, auth: bool | None = None) -> SMTPClient:
         """Connected, greeted (220 required) and after EHLO; authenticated on submission targets."""
         client = self.open()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
 from dataclasses import dataclass
 from typing import Any
@@ -16,12 +17,38 @@ class PeerInfo:
     description: str
     debian_packages: tuple[str, ...] = ()
     binaries: tuple[str, ...] = ()  # what the local backend needs on PATH
+    files: tuple[str, ...] = ()  # ... and needs to find (absolute, or relative to the peer cache dir)
+    python_modules: tuple[str, ...] = ()  # ... and needs to import
+    install_hint: str = ""  # how to get what is missing, when not "apt-get install <debian_packages>"
 
 
 CATALOG: dict[str, PeerInfo] = {
     "embedded": PeerInfo("embedded", ("smtp", "submission", "lmtp"), "mailspec's reference servers, in process"),
     "postfix": PeerInfo(
         "postfix", ("smtp",), "Postfix from Debian's package, a private instance", ("postfix",), ("postfix", "unshare")
+    ),
+    "exim": PeerInfo(
+        "exim",
+        ("smtp",),
+        "Exim 4 from Debian's packages, unpacked beside Postfix (they conflict), a private instance",
+        ("exim4-daemon-light", "exim4-base", "exim4-config", "libidn12"),
+        files=("exim/root/usr/sbin/exim4",),
+        install_hint="ci/install-peers exim (apt-get download + dpkg -x: installing exim4 would remove postfix)",
+    ),
+    "aiosmtpd": PeerInfo(
+        "aiosmtpd",
+        ("smtp",),
+        "aiosmtpd from PyPI, its own command line, one Maildir per recipient",
+        python_modules=("aiosmtpd",),
+        install_hint="pip install aiosmtpd==1.4.6 (in mailspec's dev extra)",
+    ),
+    "dovecot": PeerInfo(
+        "dovecot",
+        ("lmtp", "pop3", "imap"),
+        "Dovecot from Debian's packages, a private instance",
+        ("dovecot-core", "dovecot-lmtpd", "dovecot-pop3d", "dovecot-imapd"),
+        ("dovecot",),
+        files=("/usr/lib/dovecot/lmtp", "/usr/lib/dovecot/pop3", "/usr/lib/dovecot/imap"),
     ),
 }
 
@@ -31,8 +58,13 @@ def backends(name: str) -> dict[str, str]:
     info = CATALOG[name]
     if name == "embedded":
         return {"embedded": "yes"}
+    from .local import CACHE_DIR
+
     missing = [b for b in info.binaries if shutil.which(b) is None and not shutil.which(b, path="/usr/sbin:/sbin")]
-    local = "yes" if not missing else f"missing {', '.join(missing)} (apt-get install {' '.join(info.debian_packages)})"
+    missing += [str(CACHE_DIR / f) for f in info.files if not (CACHE_DIR / f).exists()]
+    missing += [m for m in info.python_modules if importlib.util.find_spec(m) is None]
+    hint = info.install_hint or f"apt-get install {' '.join(info.debian_packages)}"
+    local = "yes" if not missing else f"missing {', '.join(missing)} ({hint})"
     return {"local": local, "docker": "not yet (issue 6)"}
 
 
@@ -49,4 +81,16 @@ def make_peer(name: str, *, behaviours: tuple[str, ...] = ()) -> Any:
         from .local import PostfixPeer
 
         return PostfixPeer()
+    if name == "exim":
+        from .exim import EximPeer
+
+        return EximPeer()
+    if name == "aiosmtpd":
+        from .aiosmtpd_peer import AiosmtpdPeer
+
+        return AiosmtpdPeer()
+    if name == "dovecot":
+        from .dovecot import DovecotPeer
+
+        return DovecotPeer()
     raise PeerError(f"no backend for {name}")

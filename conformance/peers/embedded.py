@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import shutil
+import ssl
 import tempfile
 from pathlib import Path
 
 from ..servers.base import ServerThread
 from ..servers.behaviours import Behaviours
+from ..servers.pop3 import POP3Config, POP3Server
 from ..servers.smtp import Mode, SMTPConfig, SMTPServer
 from ..store import MailStore
 from ..target import Credentials, Target
@@ -54,12 +56,45 @@ class EmbeddedPeer:
         targets = []
         modes: tuple[tuple[Mode, bool], ...] = (("smtp", False), ("submission", False), ("smtp", True), ("lmtp", False))
         for mode, implicit in modes:
-            cfg = SMTPConfig(mode=mode, tls=None if implicit else ctx, implicit_tls=implicit, behaviours=self.behaviours)
+            cfg = SMTPConfig(
+                mode=mode, tls=None if implicit else ctx, implicit_tls=implicit, behaviours=self.behaviours
+            )
             port = self._thread.listen(SMTPServer(self.store, cfg).handle, tls=ctx if implicit else None)
-            # The SMTP scenarios run against the plain SMTP listener; the others serve their own cases.
-            role = "primary" if (mode, implicit) in (("smtp", False), ("lmtp", False)) else "secondary"
+            # SMTP, submission and LMTP each get their scenarios; implicit-TLS SMTP is reached from the
+            # plain SMTP target's "smtps_port" (docs/decisions.md), so the core cases do not run twice.
+            role = "secondary" if implicit else "primary"
             targets.append(base.with_(protocol=mode, port=port, implicit_tls=implicit, extra={"role": role}))
-        return targets
+        smtps = next(t.port for t in targets if t.implicit_tls)
+        targets = [t.with_(extra={**t.extra, "smtps_port": smtps}) if t.protocol == "smtp" else t for t in targets]
+        return targets + self._start_pop3(base, ctx, targets)
+
+    def _start_pop3(self, base: Target, ctx: ssl.SSLContext, smtp_targets: list[Target]) -> list[Target]:
+        """POP3 (STLS offered, primary) and POP3S (implicit TLS, secondary) on the same store.
+
+        Both share one set of maildrop locks. ``extra["smtp"]`` is where POP3 scenarios
+        deliver the test messages they need (``POP3Sessions.seed``).
+        """
+        assert self._thread is not None
+        smtp = next(t for t in smtp_targets if t.protocol == "smtp" and not t.implicit_tls)
+        locks: set[str] = set()
+        out = []
+        for implicit in (False, True):
+            cfg = POP3Config(
+                tls=None if implicit else ctx, implicit_tls=implicit, behaviours=self.behaviours, locks=locks
+            )
+            port = self._thread.listen(POP3Server(self.store, cfg).handle, tls=ctx if implicit else None)
+            extra = {"role": "secondary" if implicit else "primary", "smtp": f"{smtp.host}:{smtp.port}"}
+            out.append(
+                base.with_(
+                    protocol="pop3",
+                    port=port,
+                    implicit_tls=implicit,
+                    recipient=ACCOUNTS[0].address,
+                    unknown_recipient="",
+                    extra=extra,
+                )
+            )
+        return out
 
     def stop(self) -> None:
         if self._thread is not None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import re
 import ssl
 import time
 from dataclasses import dataclass, field
@@ -112,7 +113,7 @@ EHLO_LISTS_EXPN = _b("ehlo-lists-expn", "lists EXPN in the EHLO reply but answer
 EXPN_UNLISTED = _b("expn-unlisted", "implements EXPN without listing it in the EHLO reply")
 SEQUENCE_RESETS = _b("sequence-error-resets", "a 503 reply also aborts the open mail transaction")
 MAIL_ERROR_KEEPS = _b("mail-error-keeps", "a MAIL refused with 501 still opens a transaction")
-RCPT_UNKNOWN_554 = _b("rcpt-unknown-554", "refuses an unknown local user with 554")
+RCPT_UNKNOWN_UNLISTED = _b("rcpt-unknown-571", "refuses an unknown local user with 571, a code no RCPT list has")
 POSTMASTER_CASE = _b("postmaster-case", "accepts postmaster@domain only in lower case")
 RELAY_DENIED_554 = _b("relay-denied-554", "refuses relaying with 554 instead of 550")
 RCPT_ROUTE_REJECTED = _b("rcpt-route-rejected", "answers a source-routed forward-path with 501")
@@ -121,7 +122,9 @@ DATA_FINAL_WRONG = _b("data-final-wrong", "acknowledges the end of data with 200
 RECEIVED_APPENDED = _b("received-appended", "adds its Received line after the other header fields")
 RECEIVED_DROPPED = _b("received-dropped", "removes the Received lines the client sent")
 DATA_DISCARDS = _b("data-discards", "answers 250 to the end of data but stores nothing")
-DATA_PARTIAL_DELIVERED = _b("data-partial-delivered", "delivers the partial message when the client disconnects in DATA")
+DATA_PARTIAL_DELIVERED = _b(
+    "data-partial-delivered", "delivers the partial message when the client disconnects in DATA"
+)
 RSET_CLOSES = _b("rset-closes", "closes the connection after answering RSET")
 NEEDS_EHLO = _b("needs-ehlo", "answers RSET, NOOP, VRFY and HELP with 503 before EHLO/HELO")
 NOOP_RESETS = _b("noop-resets", "NOOP aborts the mail transaction")
@@ -160,9 +163,48 @@ AUTH_MECH_ENHANCED = _b("auth-mech-enhanced", "answers an unknown mechanism with
 AUTH_538_CLEARTEXT = _b("auth-538-cleartext", "advertises AUTH in cleartext but answers 538 until TLS")
 EIGHTBIT_DATA_REFUSED = _b("8bitmime-data-refused", "refuses 8-bit message data after BODY=8BITMIME")
 BODY_7BIT_REJECTED = _b("body-7bit-rejected", "rejects BODY=7BIT")
-ENHANCED_FIRST_LINE_ONLY = _b("enhanced-first-line", "puts the enhanced code on the first line of a multiline reply only")
+ENHANCED_FIRST_LINE_ONLY = _b(
+    "enhanced-first-line", "puts the enhanced code on the first line of a multiline reply only"
+)
 ENHANCED_ONLY_AFTER_EHLO = _b("enhanced-ehlo-only", "sends enhanced codes only after EHLO, not after HELO")
 ENHANCED_LEADING_ZERO = _b("enhanced-leading-zero", "writes enhanced codes with leading zeros (2.01.00)")
+# -- behaviours: SMTPUTF8, CHUNKING, DSN, LMTP, submission --
+SMTPUTF8_PARAMS = _b("smtputf8-params", "advertises SMTPUTF8 with a parameter")
+SMTPUTF8_NO_8BITMIME = _b("smtputf8-no-8bitmime", "advertises SMTPUTF8 without 8BITMIME")
+SMTPUTF8_REFUSES_UTF8 = _b("smtputf8-refuses-utf8", "refuses UTF-8 addresses even with the SMTPUTF8 parameter (553)")
+SMTPUTF8_UNDECLARED_OK = _b("smtputf8-undeclared-ok", "accepts UTF-8 addresses without the SMTPUTF8 parameter")
+SMTPUTF8_VALUE_OK = _b("smtputf8-value-ok", "accepts SMTPUTF8=<value> on MAIL")
+VRFY_UTF8_REPLY = _b(
+    "vrfy-utf8-reply", "answers VRFY of a UTF-8 name with a UTF-8 mailbox though SMTPUTF8 was not given"
+)
+BDAT_OFF_BY_TWO = _b("bdat-off-by-two", "reads two octets fewer than the BDAT chunk size")
+BDAT_UNSTUFFS = _b("bdat-unstuffs", "removes a leading dot from lines of BDAT data (DATA transparency)")
+BDAT_AFTER_LAST_OK = _b("bdat-after-last-ok", "accepts a BDAT after BDAT LAST as more data with 250")
+BDAT_THEN_DATA_OK = _b("bdat-then-data-ok", "accepts DATA after BDAT in the same transaction")
+BDAT_NO_TRANSACTION_OK = _b("bdat-no-transaction-ok", "answers BDAT without MAIL/RCPT with 250")
+BDAT_FAIL_NO_DISCARD = _b("bdat-fail-no-discard", "on a refused BDAT reads the chunk's octets as commands")
+BDAT_RSET_KEEPS = _b("bdat-rset-keeps", "RSET after a BDAT chunk keeps the transaction")
+CHUNKING_NO_DATA = _b("chunking-no-data", "answers DATA with 502 because CHUNKING is offered")
+BINARYMIME_DATA_OK = _b("binarymime-data-ok", "accepts DATA after MAIL BODY=BINARYMIME")
+BDAT_BINARY_MANGLED = _b("bdat-binary-mangled", "rewrites bare LF to CRLF and drops NUL in BDAT data")
+DSN_RET_REFUSED = _b("dsn-ret-refused", "refuses MAIL with valid RET/ENVID parameters with 555")
+DSN_MAIL_LENIENT = _b("dsn-mail-lenient", "accepts malformed or repeated RET/ENVID parameters")
+DSN_NOTIFY_REFUSED = _b("dsn-notify-refused", "refuses RCPT with valid NOTIFY/ORCPT parameters with 555")
+DSN_RCPT_LENIENT = _b("dsn-rcpt-lenient", "accepts malformed or repeated NOTIFY/ORCPT parameters")
+LMTP_ACCEPTS_HELLO = _b("lmtp-accepts-ehlo", "LMTP: accepts EHLO and HELO like LHLO")
+LMTP_NO_PIPELINING = _b("lmtp-no-pipelining", "LMTP: does not advertise PIPELINING")
+LMTP_NO_ENHANCED = _b("lmtp-no-enhanced", "LMTP: does not advertise ENHANCEDSTATUSCODES")
+LMTP_SINGLE_REPLY = _b("lmtp-single-reply", "LMTP: one reply after DATA whatever the number of recipients")
+LMTP_REPLY_REFUSED = _b("lmtp-reply-refused", "LMTP: also replies after DATA for refused recipients")
+LMTP_REVERSE_ORDER = _b("lmtp-reverse-order", "LMTP: post-DATA replies in reverse RCPT order")
+SUBMISSION_NO_AUTH = _b("submission-no-auth", "submission: accepts MAIL without authentication")
+SUBMISSION_AUTH_550 = _b("submission-auth-550", "submission: answers MAIL before AUTH with 550 instead of 530")
+SUBMISSION_NO_RELAY = _b("submission-no-relay", "submission: refuses foreign recipients after AUTH")
+RELAY_TRICKS = _b("relay-tricks", "relays %-hack, bang-path, quoted and source-routed addresses to foreign domains")
+EXPN_ENUMERATES = _b("expn-enumerates", "answers EXPN 250 for known and 550 for unknown users")
+SIZE_UNLIMITED = _b("size-unlimited", "advertises SIZE 0 (no limit)")
+IMPLICIT_TLS_STARTTLS = _b("implicit-tls-starttls", "offers and accepts STARTTLS inside implicit TLS")
+HEADER_UNFOLDS = _b("header-unfolds", "unfolds folded header fields of the message")
 
 
 @dataclass
@@ -199,6 +241,7 @@ class SMTPSession:
         self.helo_name = ""  # the client's claimed name, for the Received line
         self.user: str | None = None
         self.last_code = 0  # the code of the last reply queued
+        self.bdat_last_done = False  # a BDAT LAST completed and nothing has started since
         self.holding = False  # PIPELINING_HOLDS: replies kept back after MAIL/RCPT
         self.reset()
 
@@ -206,6 +249,8 @@ class SMTPSession:
         self.mail_from: wire.Path | None = None
         self.mail_params: dict[str, str | None] = {}
         self.rcpts: list[tuple[str, Account | None]] = []
+        self.refused = 0  # recipients refused in this transaction (LMTP_REPLY_REFUSED)
+        self.bdat: bytearray | None = None  # the chunks so far once BDAT has been used
 
     # --- replies -----------------------------------------------------------
 
@@ -335,7 +380,6 @@ class SMTPSession:
             self.reply(500, "Line too long", "5.5.2")
             return
         if len(cmd.raw) > wire.MAX_COMMAND_LINE and LONG_LINE_OK not in self.b:
-
             if LONG_LINE_CRASH in self.b:
                 raise _Close
             self.reply(500, "Line too long", "5.5.2")
@@ -343,6 +387,13 @@ class SMTPSession:
         handler = getattr(self, "do_" + verb, None) if verb.isalpha() else None
         if NEEDS_EHLO in self.b and self.greeted is None and verb in ("RSET", "NOOP", "VRFY", "HELP"):
             self.bad_sequence("Send EHLO/HELO first")
+            return
+        if verb == "EXPN" and EXPN_ENUMERATES in self.b:
+            name = cmd.argument.strip("<> ")
+            if self.store.resolve(name if "@" in name else f"{name}@{self.store.domain}"):
+                self.reply(250, f"<{name}>", "2.1.5")
+            else:
+                self.reply(550, "No such user", "5.1.1")
             return
         if verb == "EXPN" and EXPN_UNLISTED in self.b:
             self.reply(250, f"<postmaster@{self.store.domain}>", "2.1.5")
@@ -378,19 +429,29 @@ class SMTPSession:
 
     def extensions(self) -> list[str]:
         ext = ["8BITMIME", "PIPELINING", "ENHANCEDSTATUSCODES", "HELP"]
+        if SMTPUTF8_NO_8BITMIME in self.b:
+            ext.remove("8BITMIME")
+        if self.cfg.mode == "lmtp" and LMTP_NO_PIPELINING in self.b:
+            ext.remove("PIPELINING")
+        if self.cfg.mode == "lmtp" and LMTP_NO_ENHANCED in self.b:
+            ext.remove("ENHANCEDSTATUSCODES")
+        ext += ["SMTPUTF8 YES" if SMTPUTF8_PARAMS in self.b else "SMTPUTF8", "DSN", "CHUNKING", "BINARYMIME"]
         if EHLO_OMITS_HELP in self.b:
             ext.remove("HELP")
         if EHLO_LISTS_EXPN in self.b:
             ext.append("EXPN")
-        ext.append("SIZE 1O" if SIZE_NO_VALUE in self.b else f"SIZE {self.cfg.max_size}")
+        size = "0" if SIZE_UNLIMITED in self.b else str(self.cfg.max_size)
+        ext.append("SIZE 1O" if SIZE_NO_VALUE in self.b else f"SIZE {size}")
         if self.cfg.tls is not None and (not self.tls or STARTTLS_ADVERTISED_AFTER in self.b):
+            ext.append("STARTTLS")
+        if self.cfg.implicit_tls and IMPLICIT_TLS_STARTTLS in self.b:
             ext.append("STARTTLS")
         if self.cfg.mode != "lmtp" and (self.tls or not self.cfg.auth_requires_tls):
             ext.append("AUTH PLAIN LOGIN")
         return ext
 
     async def do_EHLO(self, arg: str) -> None:
-        if self.cfg.mode == "lmtp":
+        if self.cfg.mode == "lmtp" and LMTP_ACCEPTS_HELLO not in self.b:
             self.reply(500, "This is LMTP: use LHLO", "5.5.1")
             return
         if EHLO_500 in self.b:
@@ -417,12 +478,14 @@ class SMTPSession:
         first = "mailspec.invalid" if EHLO_NO_HOSTNAME in self.b else self.cfg.hostname
         lines = [f"{first} greets {arg.split(' ')[0]}", *self.extensions()]
         if EHLO_MIXED_CODES in self.b:
-            self.out.append(b"".join(b"250-" + ln.encode() + b"\r\n" for ln in lines[:-1]) + b"220 " + lines[-1].encode() + b"\r\n")
+            self.out.append(
+                b"".join(b"250-" + ln.encode() + b"\r\n" for ln in lines[:-1]) + b"220 " + lines[-1].encode() + b"\r\n"
+            )
             return
         self.reply(250, lines[0], None, *lines[1:])
 
     async def do_HELO(self, arg: str) -> None:
-        if self.cfg.mode == "lmtp":
+        if self.cfg.mode == "lmtp" and LMTP_ACCEPTS_HELLO not in self.b:
             self.reply(500, "This is LMTP: use LHLO", "5.5.1")
             return
         if HELO_UNSUPPORTED in self.b:
@@ -447,8 +510,9 @@ class SMTPSession:
             if self.mail_from is not None:
                 self.bad_sequence("Nested MAIL command")
                 return
-        if self.cfg.mode == "submission" and self.user is None:
-            self.reply(530, "Authentication required", "5.7.0")
+        if self.cfg.mode == "submission" and self.user is None and SUBMISSION_NO_AUTH not in self.b:
+            # RFC 6409 4.3 / RFC 4954 6: 530 before AUTH.
+            self.reply(550 if SUBMISSION_AUTH_550 in self.b else 530, "Authentication required", "5.7.0")
             return
         try:
             parsed = wire.parse_mail_argument(arg, "FROM")
@@ -470,8 +534,11 @@ class SMTPSession:
         if self._path_too_long(parsed.path):
             self.reply(501, "Path too long", "5.1.7")
             return
-        if not self._check_params(parsed.params, ("SIZE", "BODY", "AUTH")):
+        if not self._check_params(parsed.params, ("SIZE", "BODY", "AUTH", "SMTPUTF8", "RET", "ENVID")):
             return
+        if not self._mail_extension_params(parsed):
+            return
+        self.bdat_last_done = False
         self.mail_from = parsed.path
         self.mail_params = parsed.params
         self.reply(250, "OK", "2.1.0")
@@ -502,7 +569,7 @@ class SMTPSession:
                     return False
             if key == "BODY":
                 v = (value or "").upper()
-                if v not in ("7BIT", "8BITMIME") and BODY_BAD_VALUE_OK not in self.b:
+                if v not in ("7BIT", "8BITMIME", "BINARYMIME") and BODY_BAD_VALUE_OK not in self.b:
                     self.syntax_error(f"Unknown BODY value {value}")
                     return False
                 if v == "8BITMIME" and EIGHTBIT_REJECTED in self.b:
@@ -529,7 +596,9 @@ class SMTPSession:
                 return
             self.syntax_error(f"Syntax error in RCPT: {e.deviation.what}")
             return
-        if not self._check_params(parsed.params, ()):
+        if not self._check_params(parsed.params, ("NOTIFY", "ORCPT")):
+            return
+        if not self._rcpt_extension_params(parsed):
             return
         if parsed.path.source_route and RCPT_ROUTE_REJECTED in self.b:
             self.syntax_error("Source routes not accepted")
@@ -547,8 +616,12 @@ class SMTPSession:
         is_local_domain = domain.lower() == self.store.domain
         if RCPT_DOMAIN_CASE in self.b and domain != self.store.domain:
             is_local_domain = False
-        if not is_local_domain:
-            if RCPT_OPEN_RELAY in self.b or (self.user is not None and self.cfg.mode == "submission"):
+        tricked = RELAY_TRICKS in self.b and (
+            bool(parsed.path.source_route) or any(c in local for c in "%!") or (local.startswith('"') and "@" in local)
+        )
+        submitter = self.user is not None and self.cfg.mode == "submission" and SUBMISSION_NO_RELAY not in self.b
+        if not is_local_domain or tricked:
+            if RCPT_OPEN_RELAY in self.b or submitter or tricked:
                 self.rcpts.append((address, None))
                 self.reply(250, "OK", "2.1.5")
                 return
@@ -563,7 +636,8 @@ class SMTPSession:
             self.store.resolve(f"postmaster@{self.store.domain}") if local.lower() == "postmaster" else None
         )
         if acct is None and RCPT_ACCEPTS_UNKNOWN not in self.b:
-            self.reply(554 if RCPT_UNKNOWN_554 in self.b else 550, "No such user here", "5.1.1")
+            self.refused += 1
+            self.reply(571 if RCPT_UNKNOWN_UNLISTED in self.b else 550, "No such user here", "5.1.1")
             if CLOSE_AFTER_REFUSAL in self.b:
                 raise _Close
             return
@@ -571,8 +645,19 @@ class SMTPSession:
         self.reply(250, "OK", "2.1.5")
 
     async def do_DATA(self, arg: str) -> None:
+        if CHUNKING_NO_DATA in self.b:
+            self.reply(502, "Use BDAT", "5.5.1")
+            return
         if arg and ARGS_IGNORED not in self.b:
             self.syntax_error("DATA takes no parameters")
+            return
+        if self.bdat is not None and BDAT_THEN_DATA_OK not in self.b:
+            # RFC 3030 2: DATA and BDAT cannot be mixed in one transaction.
+            self.bad_sequence("DATA after BDAT in this transaction")
+            return
+        body = (self.mail_params.get("BODY") or "").upper()
+        if body == "BINARYMIME" and self.mail_from is not None and BINARYMIME_DATA_OK not in self.b:
+            self.bad_sequence("BODY=BINARYMIME requires BDAT")
             return
         if self.mail_from is None and DATA_NO_RCPT_OK not in self.b:
             self.bad_sequence("Need MAIL command")
@@ -636,6 +721,125 @@ class SMTPSession:
         self.parser.feed(buf[size:])
         self._deliver(buf[:size])
 
+    # --- SMTPUTF8 (RFC 6531), DSN (RFC 3461), CHUNKING / BINARYMIME (RFC 3030) ---
+
+    def _utf8_refused(self, path: wire.Path, code: int, declared: bool) -> bool:
+        """Refuse a non-ASCII mailbox without SMTPUTF8 (or always, under the defect); True when refused."""
+        if path.mailbox.isascii():
+            return False
+        if declared and SMTPUTF8_REFUSES_UTF8 not in self.b:
+            return False
+        if not declared and SMTPUTF8_UNDECLARED_OK in self.b:
+            return False
+        self.reply(553 if declared else code, "Non-ASCII address not permitted", "5.6.7")
+        return True
+
+    def _mail_extension_params(self, parsed: wire.MailArgument) -> bool:
+        params = parsed.params
+        if "SMTPUTF8" in params and params["SMTPUTF8"] is not None and SMTPUTF8_VALUE_OK not in self.b:
+            self.syntax_error("SMTPUTF8 takes no value")
+            return False
+        if self._utf8_refused(parsed.path, 550, "SMTPUTF8" in params):
+            return False
+        dsn = [k for k in ("RET", "ENVID") if k in params]
+        if dsn and DSN_RET_REFUSED in self.b:
+            self.reply(555, "RET/ENVID not accepted", "5.5.4")
+            return False
+        if DSN_MAIL_LENIENT in self.b:
+            return True
+        if any(k in parsed.duplicates for k in ("RET", "ENVID")):
+            self.syntax_error("Duplicate RET or ENVID parameter")
+            return False
+        if "RET" in params and (params["RET"] or "").upper() not in ("FULL", "HDRS"):
+            self.syntax_error("Bad RET parameter syntax")
+            return False
+        if "ENVID" in params and not self._printable_xtext(params["ENVID"]):
+            self.syntax_error("Bad ENVID parameter syntax")
+            return False
+        return True
+
+    @staticmethod
+    def _printable_xtext(value: str | None) -> bool:
+        if value is None or not value or not wire.is_xtext(value):
+            return False
+        return all(32 <= b <= 126 for b in wire.xtext_decode(value))
+
+    def _rcpt_extension_params(self, parsed: wire.MailArgument) -> bool:
+        params = parsed.params
+        if self._utf8_refused(parsed.path, 553, "SMTPUTF8" in self.mail_params):
+            return False
+        dsn = [k for k in ("NOTIFY", "ORCPT") if k in params]
+        if dsn and DSN_NOTIFY_REFUSED in self.b:
+            self.reply(555, "NOTIFY/ORCPT not accepted", "5.5.4")
+            return False
+        if DSN_RCPT_LENIENT in self.b:
+            return True
+        if any(k in parsed.duplicates for k in ("NOTIFY", "ORCPT")):
+            self.syntax_error("Duplicate NOTIFY or ORCPT parameter")
+            return False
+        if "NOTIFY" in params:
+            # RFC 822 "1#element": null elements between commas are allowed, at least one must be there.
+            words = [w.strip() for w in (params["NOTIFY"] or "").upper().split(",") if w.strip()]
+            if (
+                not words
+                or not all(w in ("NEVER", "SUCCESS", "FAILURE", "DELAY") for w in words)
+                or ("NEVER" in words and len(words) > 1)
+            ):
+                self.syntax_error("Bad NOTIFY parameter syntax")
+                return False
+        if "ORCPT" in params:
+            kind, semi, xtext = (params["ORCPT"] or "").partition(";")
+            if not semi or not re.fullmatch(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+", kind) or not wire.is_xtext(xtext):
+                self.syntax_error("Bad ORCPT parameter syntax")
+                return False
+        return True
+
+    async def _read_exact(self, n: int) -> bytes:
+        buf = self.parser.take_pending()
+        while len(buf) < n:
+            data = await self._read()
+            if not data:
+                raise _Close
+            buf += data
+        self.parser.feed(buf[n:])
+        return buf[:n]
+
+    async def do_BDAT(self, arg: str) -> None:
+        try:
+            size, last = wire.parse_bdat(arg)
+        except RemoteProtocolError:
+            self.syntax_error("Syntax: BDAT chunk-size [LAST]")
+            return
+        in_transaction = self.mail_from is not None and bool(self.rcpts)
+        if not in_transaction:
+            lenient = BDAT_NO_TRANSACTION_OK in self.b or (BDAT_AFTER_LAST_OK in self.b and self.bdat_last_done)
+            if BDAT_FAIL_NO_DISCARD not in self.b or lenient:
+                # RFC 3030 2: accept and discard the chunk before the error reply.
+                await self._read_exact(size)
+            if lenient:
+                self.reply(250, f"{size} octets received", "2.0.0")
+            else:
+                self.bad_sequence("No mail transaction for BDAT" if self.mail_from is None else "Need RCPT command")
+            return
+        chunk = await self._read_exact(max(0, size - 2) if BDAT_OFF_BY_TWO in self.b and size else size)
+        if self.bdat is None:
+            self.bdat = bytearray()
+        self.bdat += chunk
+        if len(self.bdat) > self.cfg.max_size:
+            self.reply(552, "Message size exceeds fixed limit", "5.3.4")
+            self.reset()
+            return
+        if not last:
+            self.reply(250, f"{size} octets received", "2.0.0")
+            return
+        message = bytes(self.bdat)
+        if BDAT_UNSTUFFS in self.b:
+            message = b"\r\n".join(ln[1:] if ln.startswith(b".") else ln for ln in message.split(b"\r\n"))
+        if BDAT_BINARY_MANGLED in self.b:
+            message = re.sub(rb"(?<!\r)\n", b"\r\n", message).replace(b"\0", b"")
+        self._deliver(message)
+        self.bdat = None
+        self.bdat_last_done = True
 
     def _extra_endings(self) -> tuple[bytes, ...]:
         pairs = {
@@ -652,6 +856,9 @@ class SMTPSession:
         return tuple(wire.SMUGGLING_ENDINGS[v] for k, v in pairs.items() if k in self.b)
 
     def _deliver(self, message: bytes) -> None:
+        if HEADER_UNFOLDS in self.b:
+            head, sep, body = message.partition(b"\r\n\r\n")
+            message = re.sub(rb"\r\n([ \t])", rb"\1", head) + sep + body
         if DATA_NO_DOTS in self.b:
             message = b"\r\n".join(b"." + ln if ln.startswith(b".") else ln for ln in message.split(b"\r\n"))
         if DATA_TRUNCATE_LONG in self.b:
@@ -690,8 +897,14 @@ class SMTPSession:
             delivered.append((address, True))
         if self.cfg.mode == "lmtp":
             # RFC 2033 4.2: one reply per successful RCPT, in order.
+            if LMTP_SINGLE_REPLY in self.b:
+                delivered = delivered[:1]
+            if LMTP_REVERSE_ORDER in self.b:
+                delivered.reverse()
             for address, _ in delivered:
                 self.reply(250, f"<{address}> delivered", "2.0.0")
+            for _ in range(self.refused if LMTP_REPLY_REFUSED in self.b else 0):
+                self.reply(550, "No such user here", "5.1.1")
         else:
             self.reply(200 if DATA_FINAL_WRONG in self.b else 250, f"OK queued as {time.time_ns():x}", "2.0.0")
         if DATA_TRANSACTION_KEPT not in self.b:
@@ -703,8 +916,9 @@ class SMTPSession:
         if arg and ARGS_IGNORED not in self.b:
             self.syntax_error("RSET takes no parameters")
             return
-        if RSET_NOOP not in self.b:
+        if RSET_NOOP not in self.b and not (BDAT_RSET_KEEPS in self.b and self.bdat is not None):
             self.reset()
+            self.bdat_last_done = False
         self.reply(650 if REPLY_CODE_RANGE in self.b else 250, "OK", "2.0.0")
         if RSET_CLOSES in self.b:
             raise _Close
@@ -745,6 +959,9 @@ class SMTPSession:
         if VRFY_ALWAYS_550 in self.b:
             self.reply(550, "No such user", "5.1.1")
             return
+        if VRFY_UTF8_REPLY in self.b and not arg.isascii():
+            self.reply(250, f"<{arg.split(' ')[0].strip('<>')}>", "2.1.5")
+            return
         name = arg.strip("<>")
         if VRFY_250_BARE in self.b and self.store.resolve(name if "@" in name else f"{name}@{self.store.domain}"):
             self.reply(250, "OK", "2.1.5")
@@ -767,6 +984,9 @@ class SMTPSession:
         )
 
     async def do_STARTTLS(self, arg: str) -> None:
+        if self.cfg.implicit_tls and IMPLICIT_TLS_STARTTLS in self.b:
+            self.reply(220, "Ready to start TLS", "2.0.0")
+            return
         if self.cfg.tls is None or (self.tls and STARTTLS_ADVERTISED_AFTER not in self.b):
             self.reply(502 if self.cfg.tls is None else 503, "STARTTLS not available", "5.5.1")
             return
@@ -809,7 +1029,9 @@ class SMTPSession:
             if AUTH_UNKNOWN_MECH in self.b:
                 self.reply(535, "Authentication failed", "5.7.8")
             else:
-                self.reply(504, "Unrecognized authentication type", "5.7.8" if AUTH_MECH_ENHANCED in self.b else "5.5.4")
+                self.reply(
+                    504, "Unrecognized authentication type", "5.7.8" if AUTH_MECH_ENHANCED in self.b else "5.5.4"
+                )
             return
         if AUTH_538_CLEARTEXT in self.b and not self.tls:
             self.reply(538, "Encryption required for requested authentication mechanism", "5.7.11")

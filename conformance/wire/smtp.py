@@ -254,6 +254,7 @@ class Path:
 class MailArgument:
     path: Path
     params: dict[str, str | None] = field(default_factory=dict)  # keyword upper-cased
+    duplicates: tuple[str, ...] = ()  # keywords given more than once (the last value is kept)
 
 
 def parse_path(text: str, *, allow_null: bool) -> Path:
@@ -302,12 +303,15 @@ def parse_mail_argument(argument: str, prefix: str) -> MailArgument:
         raise RemoteProtocolError(Deviation("no SP between the path and its parameters", 0, RFC, "4.1.1.2"))
     path = parse_path(path_text, allow_null=(prefix == "FROM"))
     params: dict[str, str | None] = {}
+    duplicates: list[str] = []
     for word in param_text.split(" ") if param_text else []:
         key, eq, value = word.partition("=")
         if not _ESMTP_KEYWORD.match(key) or (eq and not _ESMTP_VALUE.match(value)):
             raise RemoteProtocolError(Deviation(f"malformed ESMTP parameter {word!r}", 0, RFC, "4.1.2"))
+        if key.upper() in params:
+            duplicates.append(key.upper())
         params[key.upper()] = value if eq else None
-    return MailArgument(path, params)
+    return MailArgument(path, params, tuple(duplicates))
 
 
 def format_reply(code: int, *lines: str) -> bytes:
@@ -403,7 +407,6 @@ class DataReceiver:
             return DataResult(b"", (), 0), rest
         return result, rest
 
-
     @staticmethod
     def _decode(body: bytes) -> DataResult:
         devs: list[Deviation] = []
@@ -422,3 +425,59 @@ class DataReceiver:
             offset += len(ln) + 2
         message = b"\r\n".join(out) + b"\r\n" if out else b""
         return DataResult(message, tuple(devs), longest)
+
+
+# --- CHUNKING (RFC 3030) and xtext (RFC 3461 4) -------------------------------
+
+_BDAT = re.compile(r"^([0-9]{1,18})(?: (LAST))?$", re.I)
+
+
+def parse_bdat(argument: str) -> tuple[int, bool]:
+    """``chunk-size [SP "LAST"]`` of a BDAT command (RFC 3030 2: bdat-cmd) -> (size, last)."""
+    m = _BDAT.match(argument)
+    if m is None:
+        raise RemoteProtocolError(Deviation(f"malformed BDAT argument {argument[:40]!r}", 0, "RFC 3030", "2"))
+    return int(m.group(1)), m.group(2) is not None
+
+
+def bdat_chunk(data: bytes, *, last: bool = False) -> bytes:
+    """One BDAT command line followed by exactly ``data`` (no transparency, no end marker)."""
+    return f"BDAT {len(data)}{' LAST' if last else ''}\r\n".encode() + data
+
+
+def bdat_chunks(message: bytes, sizes: list[int], *, empty_last: bool = False) -> list[bytes]:
+    """``message`` cut into BDAT commands of ``sizes`` (the rest goes in the final chunk).
+
+    With ``empty_last`` every chunk carries data and a ``BDAT 0 LAST`` closes the message.
+    """
+    out: list[bytes] = []
+    pos = 0
+    for n in sizes:
+        out.append(bdat_chunk(message[pos : pos + n]))
+        pos += n
+    if empty_last:
+        out.append(bdat_chunk(message[pos:]) if pos < len(message) else b"")
+        out.append(bdat_chunk(b"", last=True))
+    else:
+        out.append(bdat_chunk(message[pos:], last=True))
+    return [c for c in out if c]
+
+
+_XTEXT = re.compile(r"^(?:[\x21-\x2a\x2c-\x3c\x3e-\x7e]|\+[0-9A-F]{2})*$")
+
+
+def xtext_encode(data: str | bytes) -> str:
+    """RFC 3461 4: "+" , "=" and octets outside "!".."~" become "+" and two upper-case hex digits."""
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    return "".join(chr(b) if 33 <= b <= 126 and b not in (0x2B, 0x3D) else f"+{b:02X}" for b in raw)
+
+
+def is_xtext(text: str) -> bool:
+    return bool(_XTEXT.match(text))
+
+
+def xtext_decode(text: str) -> bytes:
+    """The octets an xtext stands for; RemoteProtocolError when it is not xtext."""
+    if not is_xtext(text):
+        raise RemoteProtocolError(Deviation(f"not xtext: {text[:40]!r}", 0, "RFC 3461", "4"))
+    return re.sub(r"\+([0-9A-F]{2})", lambda m: chr(int(m.group(1), 16)), text).encode("latin-1")

@@ -42,7 +42,12 @@ def test_data_answered_354(smtp: SMTPSessions, case_context: CaseContext) -> Non
     client = smtp.with_recipient()
     message, _ = make_message("mailspec DATA 354")
     replies = client.data(message)
-    check(replies[0].code == 354, "DATA with an accepted recipient was not answered with 354", expected="354", observed=str(replies[0]))
+    check(
+        replies[0].code == 354,
+        "DATA with an accepted recipient was not answered with 354",
+        expected="354",
+        observed=str(replies[0]),
+    )
 
 
 @case("smtp.rfc5321.4.1.1.4.data-ok", defect=srv.DATA_FINAL_WRONG, protocols=SMTP_ONLY)
@@ -54,7 +59,12 @@ def test_end_of_data_answered_250(smtp: SMTPSessions, case_context: CaseContext)
         unsupported(f"DATA was refused: {replies[0]}")
     final = replies[-1]
     # A refusal (4yz/5yz) is allowed: the processing failed. A success must be 250.
-    check(final.code == 250 or final.code // 100 in (4, 5), "the end of data got a success code other than 250", expected="250", observed=str(final))
+    check(
+        final.code == 250 or final.code // 100 in (4, 5),
+        "the end of data got a success code other than 250",
+        expected="250",
+        observed=str(final),
+    )
 
 
 @case("smtp.rfc5321.4.3.2.data-replies", defect=srv.DATA_FINAL_WRONG, protocols=SMTP_ONLY)
@@ -64,26 +74,56 @@ def test_end_of_data_code_listed(smtp: SMTPSessions, case_context: CaseContext) 
     replies = client.data(message)
     if replies[0].code != 354:
         unsupported(f"DATA was refused: {replies[0]}")
-    check(replies[-1].code in FINAL_CODES, "the end of data got a code outside the DATA list", expected=str(FINAL_CODES), observed=str(replies[-1]))
+    check(
+        replies[-1].code in FINAL_CODES,
+        "the end of data got a code outside the DATA list",
+        expected=str(FINAL_CODES),
+        observed=str(replies[-1]),
+    )
 
 
-@case("smtp.rfc5321.4.1.4.out-of-order-503", "smtp.rfc5321.3.3.data-no-rcpt", defect=srv.DATA_NO_RCPT_OK, protocols=SMTP_ONLY)
+@case(
+    "smtp.rfc5321.4.1.4.out-of-order-503",
+    "smtp.rfc5321.3.3.data-no-rcpt",
+    defect=srv.DATA_NO_RCPT_OK,
+    protocols=SMTP_ONLY,
+)
 def test_data_without_mail_refused(smtp: SMTPSessions) -> None:
     client = smtp.ready()
     reply = client.command("DATA")
-    check(reply.code in (503, 554), "DATA without MAIL was not refused with 503 or 554", expected="503 (or 554)", observed=str(reply))
+    check(
+        reply.code in (503, 554),
+        "DATA without MAIL was not refused with 503 or 554",
+        expected="503 (or 554)",
+        observed=str(reply),
+    )
 
 
-@case("smtp.rfc5321.4.1.4.out-of-order-503", "smtp.rfc5321.3.3.data-no-rcpt", defect=srv.DATA_NO_RCPT_OK, protocols=SMTP_ONLY)
+@case(
+    "smtp.rfc5321.4.1.4.out-of-order-503",
+    "smtp.rfc5321.3.3.data-no-rcpt",
+    defect=srv.DATA_NO_RCPT_OK,
+    protocols=SMTP_ONLY,
+)
 def test_data_without_rcpt_refused(smtp: SMTPSessions, case_context: CaseContext) -> None:
     client = smtp.ready()
     if client.mail(case_context.sender).code != 250:
         unsupported("MAIL was refused")
     reply = client.command("DATA")
-    check(reply.code in (503, 554), "DATA without RCPT was not refused with 503 or 554", expected="503 (or 554)", observed=str(reply))
+    check(
+        reply.code in (503, 554),
+        "DATA without RCPT was not refused with 503 or 554",
+        expected="503 (or 554)",
+        observed=str(reply),
+    )
 
 
-@case("smtp.rfc5321.4.1.4.out-of-order-503", "smtp.rfc5321.3.3.data-no-rcpt", defect=srv.DATA_NO_RCPT_OK, protocols=SMTP_ONLY)
+@case(
+    "smtp.rfc5321.4.1.4.out-of-order-503",
+    "smtp.rfc5321.3.3.data-no-rcpt",
+    defect=srv.DATA_NO_RCPT_OK,
+    protocols=SMTP_ONLY,
+)
 def test_data_after_refused_rcpt_refused(smtp: SMTPSessions, case_context: CaseContext) -> None:
     unknown = case_context.unknown_recipient
     client = smtp.ready()
@@ -92,7 +132,12 @@ def test_data_after_refused_rcpt_refused(smtp: SMTPSessions, case_context: CaseC
     if client.rcpt(unknown).code // 100 == 2:
         unsupported("the unknown recipient was accepted")
     reply = client.command("DATA")
-    check(reply.code in (503, 554), "DATA after every RCPT was refused was not refused with 503 or 554", expected="503 (or 554)", observed=str(reply))
+    check(
+        reply.code in (503, 554),
+        "DATA after every RCPT was refused was not refused with 503 or 554",
+        expected="503 (or 554)",
+        observed=str(reply),
+    )
 
 
 @case("smtp.rfc5321.4.1.4.out-of-order-503", defect=srv.DATA_TRANSACTION_KEPT, protocols=SMTP_ONLY)
@@ -104,7 +149,12 @@ def test_recipients_cleared_after_data(smtp: SMTPSessions, case_context: CaseCon
     if client.mail(case_context.sender).code != 250:
         unsupported("the second MAIL was refused")
     reply = client.command("DATA")
-    check(reply.code in (503, 554), "DATA in a new transaction without RCPT was accepted: old recipients were kept", expected="503 (or 554)", observed=str(reply))
+    check(
+        reply.code in (503, 554),
+        "DATA in a new transaction without RCPT was accepted: old recipients were kept",
+        expected="503 (or 554)",
+        observed=str(reply),
+    )
 
 
 @case("smtp.rfc5321.4.1.1.no-param-commands", defect=srv.ARGS_IGNORED, protocols=SMTP_ONLY)
@@ -125,7 +175,12 @@ def test_data_with_argument_501(smtp: SMTPSessions, case_context: CaseContext) -
 def test_accepted_message_delivered(smtp: SMTPSessions, case_context: CaseContext) -> None:
     message, token = make_message("mailspec delivery", b"mailspec delivery body line\r\n")
     delivered = _deliver(smtp, case_context, message, token)
-    check(b"mailspec delivery body line" in delivered, "the delivered message lost its body", expected="the body sent", observed=delivered[-200:].decode(errors="replace"))
+    check(
+        b"mailspec delivery body line" in delivered,
+        "the delivered message lost its body",
+        expected="the body sent",
+        observed=delivered[-200:].decode(errors="replace"),
+    )
 
 
 @case("smtp.rfc5321.6.1.notification-null-path", defect=srv.MAIL_REJECTS_NULL, protocols=SMTP_ONLY)
@@ -138,7 +193,9 @@ def test_null_sender_message_delivered(smtp: SMTPSessions, case_context: CaseCon
     if client.rcpt(case_context.recipient).code not in (250, 251):
         unsupported("the recipient was refused")
     final = client.data(message)[-1]
-    check(final.code == 250, "a message with the null reverse-path was not accepted", expected="250", observed=str(final))
+    check(
+        final.code == 250, "a message with the null reverse-path was not accepted", expected="250", observed=str(final)
+    )
     check(probe.wait_for(token), "the message with the null reverse-path was not delivered", expected="delivered")
 
 
@@ -147,7 +204,12 @@ def test_received_line_added(smtp: SMTPSessions, case_context: CaseContext) -> N
     message, token = make_message("mailspec trace")
     delivered = _deliver(smtp, case_context, message, token)
     added = [f for f in _header_fields(delivered) if f.lower().startswith(b"received:")]
-    check(added, "the delivered message has no Received trace line", expected="a Received header field", observed=b"\n".join(_header_fields(delivered)[:8]).decode(errors="replace"))
+    check(
+        added,
+        "the delivered message has no Received trace line",
+        expected="a Received header field",
+        observed=b"\n".join(_header_fields(delivered)[:8]).decode(errors="replace"),
+    )
 
 
 def _with_old_trace(subject: str) -> tuple[bytes, str, list[bytes]]:
@@ -168,7 +230,12 @@ def test_received_line_prepended(smtp: SMTPSessions, case_context: CaseContext) 
     added = [i for i in received if i not in ours]
     if not ours or not added:
         unsupported("the trace lines to compare are not both in the delivered copy")
-    check(max(added) < min(ours), "the server's Received line is not above the existing ones", expected="new Received lines first", observed=b"\n".join(fields[: max(received) + 1]).decode(errors="replace"))
+    check(
+        max(added) < min(ours),
+        "the server's Received line is not above the existing ones",
+        expected="new Received lines first",
+        observed=b"\n".join(fields[: max(received) + 1]).decode(errors="replace"),
+    )
 
 
 @case("smtp.rfc5321.4.4.received-unchanged", defect=srv.RECEIVED_DROPPED, protocols=SMTP_ONLY)
@@ -176,7 +243,12 @@ def test_existing_received_lines_kept(smtp: SMTPSessions, case_context: CaseCont
     message, token, old = _with_old_trace("mailspec trace kept")
     fields = _header_fields(_deliver(smtp, case_context, message, token))
     kept = [f for f in fields if token.encode() in f and f.lower().startswith(b"received:")]
-    check(kept == old, "the Received lines already in the message were changed, dropped or reordered", expected=b" | ".join(old).decode(), observed=b" | ".join(kept).decode(errors="replace"))
+    check(
+        kept == old,
+        "the Received lines already in the message were changed, dropped or reordered",
+        expected=b" | ".join(old).decode(),
+        observed=b" | ".join(kept).decode(errors="replace"),
+    )
 
 
 @case("smtp.rfc5321.4.1.1.10.cancel-on-close", defect=srv.DATA_PARTIAL_DELIVERED, protocols=SMTP_ONLY)
@@ -199,6 +271,14 @@ def test_interrupted_data_not_delivered(smtp: SMTPSessions, case_context: CaseCo
     after = smtp.with_recipient()
     if after.data(marker)[-1].code != 250:
         unsupported("the marker message was not accepted")
-    check(probe.wait_for(done_token), "the transaction completed before the connection dropped was undone", expected="delivered")
+    check(
+        probe.wait_for(done_token),
+        "the transaction completed before the connection dropped was undone",
+        expected="delivered",
+    )
     probe.wait_for(marker_token)
-    check(not probe.find(cut_token), "a message whose DATA was cut off by a dropped connection was delivered", expected="nothing delivered")
+    check(
+        not probe.find(cut_token),
+        "a message whose DATA was cut off by a dropped connection was delivered",
+        expected="nothing delivered",
+    )

@@ -13,7 +13,12 @@ SMTP_ONLY = ("smtp",)
 def test_ehlo_reply_code_is_listed(smtp: SMTPSessions) -> None:
     client = smtp.open()
     reply = client.ehlo()
-    check(reply.code in (250, 504, 550, 502), "EHLO got a reply code outside the EHLO list", expected="250 (E: 504, 550, 502)", observed=str(reply))
+    check(
+        reply.code in (250, 504, 550, 502),
+        "EHLO got a reply code outside the EHLO list",
+        expected="250 (E: 504, 550, 502)",
+        observed=str(reply),
+    )
 
 
 @case("smtp.rfc5321.4.3.1.server-name", defect=srv.EHLO_NO_HOSTNAME)
@@ -22,8 +27,17 @@ def test_ehlo_first_line_names_the_server(smtp: SMTPSessions) -> None:
     assert client.greeting is not None and client.ehlo_reply is not None
     greeted = (client.greeting.lines[0].split() or [""])[0].lower()
     named = (client.ehlo_reply.lines[0].split() or [""])[0].lower()
-    check((named and "." in named) or named.startswith("["), "the EHLO reply does not start with the server's domain", observed=str(client.ehlo_reply))
-    check(not greeted or named == greeted, "the EHLO reply names another host than the greeting", expected=greeted, observed=named)
+    check(
+        (named and "." in named) or named.startswith("["),
+        "the EHLO reply does not start with the server's domain",
+        observed=str(client.ehlo_reply),
+    )
+    check(
+        not greeted or named == greeted,
+        "the EHLO reply names another host than the greeting",
+        expected=greeted,
+        observed=named,
+    )
 
 
 @case("smtp.rfc5321.4.1.1.1.helo-supported", defect=srv.HELO_UNSUPPORTED)
@@ -35,13 +49,28 @@ def test_helo_gets_250(smtp: SMTPSessions) -> None:
 
 @case("smtp.rfc5321.3.2.helo-not-extended", defect=srv.HELO_ADVERTISES)
 def test_helo_reply_lists_no_extensions(smtp: SMTPSessions) -> None:
-    keywords = set(smtp.ready().extensions) | {"PIPELINING", "SIZE", "8BITMIME", "STARTTLS", "AUTH", "ENHANCEDSTATUSCODES", "DSN", "SMTPUTF8", "CHUNKING"}
+    keywords = set(smtp.ready().extensions) | {
+        "PIPELINING",
+        "SIZE",
+        "8BITMIME",
+        "STARTTLS",
+        "AUTH",
+        "ENHANCEDSTATUSCODES",
+        "DSN",
+        "SMTPUTF8",
+        "CHUNKING",
+    }
     client = smtp.open()
     reply = client.helo()
     if reply.code != 250:
         unsupported(f"HELO was refused: {reply}")
     listed = [ln for ln in reply.lines[1:] if (ln.split() or [""])[0].upper() in keywords]
-    check(not listed, "HELO got an EHLO-style reply listing extensions", expected="no extension keywords", observed=str(reply))
+    check(
+        not listed,
+        "HELO got an EHLO-style reply listing extensions",
+        expected="no extension keywords",
+        observed=str(reply),
+    )
 
 
 @case("smtp.rfc5321.4.1.4.ehlo-reject-codes", defect=srv.EHLO_ACCEPTS_EMPTY)
@@ -49,7 +78,12 @@ def test_ehlo_without_domain_refused(smtp: SMTPSessions) -> None:
     client = smtp.open()
     reply = client.command("EHLO")
     # A missing argument is a syntax error: 501, or 500 from servers that reject the whole line.
-    check(reply.code in (501, 500), "EHLO without a domain was not refused as a syntax error", expected="501 (or 500)", observed=str(reply))
+    check(
+        reply.code in (501, 500),
+        "EHLO without a domain was not refused as a syntax error",
+        expected="501 (or 500)",
+        observed=str(reply),
+    )
 
 
 @case("smtp.rfc5321.4.1.4.ehlo-failed-same-state", defect=srv.EHLO_ERROR_RESETS, protocols=SMTP_ONLY)
@@ -61,7 +95,12 @@ def test_refused_ehlo_keeps_transaction(smtp: SMTPSessions, case_context: CaseCo
     if bad.code // 100 == 2:
         unsupported(f"the server accepted EHLO without a domain: {bad}")
     reply = client.rcpt(case_context.recipient)
-    check(reply.code != 503, "a refused EHLO aborted the mail transaction", expected="RCPT accepted in the open transaction", observed=str(reply))
+    check(
+        reply.code != 503,
+        "a refused EHLO aborted the mail transaction",
+        expected="RCPT accepted in the open transaction",
+        observed=str(reply),
+    )
 
 
 @case("smtp.rfc5321.4.1.4.ehlo-resets", defect=srv.EHLO_NO_RESET, protocols=SMTP_ONLY)
@@ -72,7 +111,12 @@ def test_second_ehlo_clears_sender(smtp: SMTPSessions, case_context: CaseContext
     if client.ehlo().code != 250:
         unsupported("the second EHLO was refused")
     reply = client.rcpt(case_context.recipient)
-    check(reply.code == 503, "RCPT after a new EHLO was not refused: EHLO did not reset the transaction", expected="503", observed=str(reply))
+    check(
+        reply.code == 503,
+        "RCPT after a new EHLO was not refused: EHLO did not reset the transaction",
+        expected="503",
+        observed=str(reply),
+    )
 
 
 @case("smtp.rfc5321.4.1.4.ehlo-resets", defect=srv.EHLO_NO_RESET, protocols=SMTP_ONLY)
@@ -84,7 +128,12 @@ def test_second_ehlo_allows_new_mail(smtp: SMTPSessions, case_context: CaseConte
     if client.ehlo().code != 250:
         unsupported("the second EHLO was refused")
     reply = client.mail(case_context.sender)
-    check(reply.code != 503, "MAIL after a new EHLO was refused as nested: EHLO did not reset the transaction", expected="250", observed=str(reply))
+    check(
+        reply.code != 503,
+        "MAIL after a new EHLO was refused as nested: EHLO did not reset the transaction",
+        expected="250",
+        observed=str(reply),
+    )
 
 
 @case("smtp.rfc5321.4.2.4.no-502-for-advertised", defect=srv.EHLO_LISTS_EXPN)
@@ -96,7 +145,12 @@ def test_advertised_commands_are_implemented(smtp: SMTPSessions) -> None:
         unsupported("the EHLO reply lists none of HELP, EXPN, VRFY")
     for verb in listed:
         reply = client.command(probes[verb])
-        check(reply.code not in (500, 502), f"{verb} is listed in the EHLO reply but answered as not implemented", expected="not 500/502", observed=str(reply))
+        check(
+            reply.code not in (500, 502),
+            f"{verb} is listed in the EHLO reply but answered as not implemented",
+            expected="not 500/502",
+            observed=str(reply),
+        )
 
 
 @case("smtp.rfc5321.4.1.1.1.ehlo-lists-commands", defect=srv.EHLO_OMITS_HELP)
@@ -105,7 +159,12 @@ def test_implemented_help_is_listed(smtp: SMTPSessions) -> None:
     reply = client.command("HELP")
     if reply.code not in (211, 214):
         unsupported(f"HELP is not implemented: {reply}")
-    check(client.has("HELP"), "HELP is implemented but not listed in the EHLO reply", expected="HELP keyword", observed=", ".join(client.extensions))
+    check(
+        client.has("HELP"),
+        "HELP is implemented but not listed in the EHLO reply",
+        expected="HELP keyword",
+        observed=", ".join(client.extensions),
+    )
 
 
 @case("smtp.rfc5321.3.5.2.expn-listed", defect=srv.EXPN_UNLISTED)
@@ -114,4 +173,9 @@ def test_implemented_expn_is_listed(smtp: SMTPSessions) -> None:
     reply = client.command("EXPN postmaster")
     if reply.code != 250:
         unsupported(f"EXPN is not supported: {reply}")
-    check(client.has("EXPN"), "EXPN is supported but not listed in the EHLO reply", expected="EXPN keyword", observed=", ".join(client.extensions))
+    check(
+        client.has("EXPN"),
+        "EXPN is supported but not listed in the EHLO reply",
+        expected="EXPN keyword",
+        observed=", ".join(client.extensions),
+    )

@@ -17,16 +17,31 @@ MAIL_CODES = (250, 552, 451, 452, 550, 553, 503, 455, 555, 421, 501, 530, 554)
 def test_mail_reply_codes_are_listed(smtp: SMTPSessions, case_context: CaseContext) -> None:
     client = smtp.ready()
     first = client.mail(case_context.sender)
-    check(first.code in MAIL_CODES, "MAIL got a reply code outside the MAIL list", expected=str(MAIL_CODES), observed=str(first))
+    check(
+        first.code in MAIL_CODES,
+        "MAIL got a reply code outside the MAIL list",
+        expected=str(MAIL_CODES),
+        observed=str(first),
+    )
     nested = client.mail(case_context.sender)
-    check(nested.code in MAIL_CODES, "a nested MAIL got a reply code outside the MAIL list", expected=str(MAIL_CODES), observed=str(nested))
+    check(
+        nested.code in MAIL_CODES,
+        "a nested MAIL got a reply code outside the MAIL list",
+        expected=str(MAIL_CODES),
+        observed=str(nested),
+    )
 
 
 @case("smtp.rfc5321.6.1.notification-null-path", defect=srv.MAIL_REJECTS_NULL, protocols=SMTP_ONLY)
 def test_null_reverse_path_accepted(smtp: SMTPSessions) -> None:
     client = smtp.ready()
     reply = client.mail("")
-    check(reply.code == 250, "MAIL FROM:<> (the null reverse-path of notifications) was refused", expected="250", observed=str(reply))
+    check(
+        reply.code == 250,
+        "MAIL FROM:<> (the null reverse-path of notifications) was refused",
+        expected="250",
+        observed=str(reply),
+    )
 
 
 @case("smtp.rfc5321.4.1.4.mail-bad-arg-501", defect=srv.MAIL_ACCEPTS_BAD_PATH, protocols=SMTP_ONLY)
@@ -34,14 +49,24 @@ def test_mail_without_path_refused(smtp: SMTPSessions) -> None:
     client = smtp.ready()
     reply = client.command("MAIL FROM:")
     # 501; 500 from servers that match "MAIL FROM:<" as the command itself; 553 "mailbox syntax incorrect".
-    check(reply.code in (501, 500, 553), "MAIL without a reverse-path was not refused as a syntax error", expected="501", observed=str(reply))
+    check(
+        reply.code in (501, 500, 553),
+        "MAIL without a reverse-path was not refused as a syntax error",
+        expected="501",
+        observed=str(reply),
+    )
 
 
 @case("smtp.rfc5321.3.3.mail-refusal-kind", defect=srv.MAIL_ACCEPTS_BAD_PATH, protocols=SMTP_ONLY)
 def test_mail_with_two_paths_refused(smtp: SMTPSessions, case_context: CaseContext) -> None:
     client = smtp.ready()
     reply = client.command(f"MAIL FROM:<{case_context.sender}>,<{case_context.sender}>")
-    check(reply.code // 100 in (4, 5), "a MAIL with two reverse-paths was not refused", expected="4yz or 5yz", observed=str(reply))
+    check(
+        reply.code // 100 in (4, 5),
+        "a MAIL with two reverse-paths was not refused",
+        expected="4yz or 5yz",
+        observed=str(reply),
+    )
 
 
 @case("smtp.rfc5321.4.1.4.mail-bad-arg-501", defect=srv.MAIL_ERROR_KEEPS, protocols=SMTP_ONLY)
@@ -51,7 +76,12 @@ def test_refused_mail_opens_no_transaction(smtp: SMTPSessions, case_context: Cas
     if bad.code // 100 == 2:
         unsupported(f"MAIL without a path was accepted: {bad}")
     reply = client.rcpt(case_context.recipient)
-    check(reply.code == 503, "RCPT after a refused MAIL was not refused: the refused MAIL opened a transaction", expected="503", observed=str(reply))
+    check(
+        reply.code == 503,
+        "RCPT after a refused MAIL was not refused: the refused MAIL opened a transaction",
+        expected="503",
+        observed=str(reply),
+    )
 
 
 @case("smtp.rfc5321.4.1.1.11.unknown-param-555", defect=srv.PARAM_504_AS_250, protocols=SMTP_ONLY)

@@ -44,7 +44,12 @@ def test_unknown_user_reply_code_listed(smtp: SMTPSessions, case_context: CaseCo
     unknown = case_context.unknown_recipient
     client = smtp.in_transaction()
     reply = client.rcpt(unknown)
-    check(reply.code in RCPT_CODES, "RCPT of an unknown user got a code outside the RCPT list", expected="550 (RCPT list)", observed=str(reply))
+    check(
+        reply.code in RCPT_CODES,
+        "RCPT of an unknown user got a code outside the RCPT list",
+        expected="550 (RCPT list)",
+        observed=str(reply),
+    )
 
 
 @case("smtp.rfc5321.4.5.1.postmaster-domains", defect=srv.RCPT_NO_POSTMASTER, protocols=SMTP_ONLY)
@@ -72,14 +77,24 @@ def test_bare_lowercase_postmaster_accepted(smtp: SMTPSessions, case_context: Ca
 def test_mixed_case_postmaster_accepted(smtp: SMTPSessions, case_context: CaseContext) -> None:
     client = smtp.in_transaction()
     reply = client.rcpt(f"PostMaster@{_domain(case_context)}")
-    check(reply.code in (250, 251), "PostMaster@ a served domain was refused: postmaster is case-sensitive", expected="250", observed=str(reply))
+    check(
+        reply.code in (250, 251),
+        "PostMaster@ a served domain was refused: postmaster is case-sensitive",
+        expected="250",
+        observed=str(reply),
+    )
 
 
 @case("smtp.rfc5321.4.5.1.postmaster-case-insensitive", defect=srv.POSTMASTER_CASE, protocols=SMTP_ONLY)
 def test_upper_case_postmaster_accepted(smtp: SMTPSessions, case_context: CaseContext) -> None:
     client = smtp.in_transaction()
     reply = client.rcpt(f"POSTMASTER@{_domain(case_context)}")
-    check(reply.code in (250, 251), "POSTMASTER@ a served domain was refused: postmaster is case-sensitive", expected="250", observed=str(reply))
+    check(
+        reply.code in (250, 251),
+        "POSTMASTER@ a served domain was refused: postmaster is case-sensitive",
+        expected="250",
+        observed=str(reply),
+    )
 
 
 @case("smtp.rfc5321.2.4.case-insensitive", defect=srv.RCPT_DOMAIN_CASE, protocols=SMTP_ONLY)
@@ -87,7 +102,12 @@ def test_recipient_domain_upper_case(smtp: SMTPSessions, case_context: CaseConte
     local, _, domain = case_context.recipient.rpartition("@")
     client = smtp.in_transaction()
     reply = client.rcpt(f"{local}@{domain.upper()}")
-    check(reply.code in (250, 251), "the recipient was refused when its domain was written in upper case", expected="250", observed=str(reply))
+    check(
+        reply.code in (250, 251),
+        "the recipient was refused when its domain was written in upper case",
+        expected="250",
+        observed=str(reply),
+    )
 
 
 @case("smtp.rfc5321.2.4.case-insensitive", defect=srv.RCPT_DOMAIN_CASE, protocols=SMTP_ONLY)
@@ -96,14 +116,24 @@ def test_recipient_domain_mixed_case(smtp: SMTPSessions, case_context: CaseConte
     mixed = "".join(c.upper() if i % 2 else c.lower() for i, c in enumerate(domain))
     client = smtp.in_transaction()
     reply = client.rcpt(f"{local}@{mixed}")
-    check(reply.code in (250, 251), "the recipient was refused when its domain was written in mixed case", expected="250", observed=str(reply))
+    check(
+        reply.code in (250, 251),
+        "the recipient was refused when its domain was written in mixed case",
+        expected="250",
+        observed=str(reply),
+    )
 
 
 @case("smtp.rfc5321.3.6.1.relay-may-decline", defect=srv.RCPT_OPEN_RELAY, protocols=SMTP_ONLY)
 def test_relay_to_foreign_domain_declined(smtp: SMTPSessions, case_context: CaseContext) -> None:
     client = smtp.in_transaction()
     reply = client.rcpt(FOREIGN)
-    check(reply.code // 100 != 2, "the server accepts relaying to a foreign domain from an unauthenticated client", expected="refused", observed=str(reply))
+    check(
+        reply.code // 100 != 2,
+        "the server accepts relaying to a foreign domain from an unauthenticated client",
+        expected="refused",
+        observed=str(reply),
+    )
 
 
 @case("smtp.rfc5321.3.6.2.relay-refusal-550", defect=srv.RELAY_DENIED_554, protocols=SMTP_ONLY)
@@ -120,14 +150,24 @@ def test_source_route_is_not_a_syntax_error(smtp: SMTPSessions, case_context: Ca
     client = smtp.in_transaction()
     reply = client.rcpt(f"@relay.example.net:{case_context.recipient}")
     # The route may be refused as relaying (3.6.1), but not as bad syntax.
-    check(reply.code not in (500, 501), "a source-routed forward-path was refused as a syntax error", expected="250 or a policy refusal", observed=str(reply))
+    check(
+        reply.code not in (500, 501),
+        "a source-routed forward-path was refused as a syntax error",
+        expected="250 or a policy refusal",
+        observed=str(reply),
+    )
 
 
 @case("smtp.rfc5321.3.6.1.source-route-ignored", defect=srv.RCPT_ROUTE_REJECTED, protocols=SMTP_ONLY)
 def test_source_route_to_local_user_accepted(smtp: SMTPSessions, case_context: CaseContext) -> None:
     client = smtp.in_transaction()
     reply = client.rcpt(f"@relay.example.net:{case_context.recipient}")
-    check(reply.code in (250, 251), "a source route in front of a local recipient was not ignored", expected="250", observed=str(reply))
+    check(
+        reply.code in (250, 251),
+        "a source route in front of a local recipient was not ignored",
+        expected="250",
+        observed=str(reply),
+    )
 
 
 @case("smtp.rfc5321.4.1.1.11.unknown-param-555", defect=srv.PARAM_504_AS_250, protocols=SMTP_ONLY)

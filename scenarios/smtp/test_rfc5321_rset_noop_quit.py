@@ -29,7 +29,12 @@ def test_rset_discards_recipients(smtp: SMTPSessions, case_context: CaseContext)
     client = smtp.with_recipient()
     client.rset()
     reply = client.command("DATA")
-    check(reply.code in (503, 554), "DATA after RSET was accepted: the recipients were kept", expected="503 (or 554)", observed=str(reply))
+    check(
+        reply.code in (503, 554),
+        "DATA after RSET was accepted: the recipients were kept",
+        expected="503 (or 554)",
+        observed=str(reply),
+    )
 
 
 @case("smtp.rfc5321.4.1.1.5.rset-discards", defect=srv.RSET_NOOP, protocols=SMTP_ONLY)
@@ -46,7 +51,11 @@ def test_rset_discards_sender(smtp: SMTPSessions, case_context: CaseContext) -> 
 def test_rset_keeps_connection(smtp: SMTPSessions) -> None:
     client = smtp.ready()
     client.rset()
-    check(not client.closed_by_peer(timeout=1.0), "the server closed the connection after RSET", expected="connection open")
+    check(
+        not client.closed_by_peer(timeout=1.0),
+        "the server closed the connection after RSET",
+        expected="connection open",
+    )
     reply = client.noop()
     check(reply.code == 250, "NOOP after RSET was not answered with 250", expected="250", observed=str(reply))
 
@@ -78,7 +87,12 @@ def test_noop_keeps_transaction(smtp: SMTPSessions, case_context: CaseContext) -
     client.noop()
     message, _ = make_message("mailspec after NOOP")
     replies = client.data(message)
-    check(replies[0].code == 354, "DATA after NOOP was refused: NOOP affected the transaction", expected="354", observed=str(replies[0]))
+    check(
+        replies[0].code == 354,
+        "DATA after NOOP was refused: NOOP affected the transaction",
+        expected="354",
+        observed=str(replies[0]),
+    )
 
 
 @case("smtp.rfc5321.4.1.4.no-ehlo-needed", defect=srv.NEEDS_EHLO)

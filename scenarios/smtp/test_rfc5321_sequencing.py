@@ -10,7 +10,11 @@ SMTP_ONLY = ("smtp",)
 
 
 def _still_open(client: SMTPClient, after: str) -> None:
-    check(not client.closed_by_peer(timeout=1.0), f"the server closed the connection after {after}", expected="connection open until QUIT")
+    check(
+        not client.closed_by_peer(timeout=1.0),
+        f"the server closed the connection after {after}",
+        expected="connection open until QUIT",
+    )
     reply = client.noop()
     check(reply.code == 250, f"NOOP after {after} was not answered with 250", expected="250", observed=str(reply))
 
@@ -32,7 +36,12 @@ def test_nested_mail_keeps_transaction(smtp: SMTPSessions, case_context: CaseCon
     client.mail(case_context.sender)
     message, _ = make_message("mailspec after nested MAIL")
     replies = client.data(message)
-    check(replies[0].code == 354, "after a refused nested MAIL the open transaction was lost", expected="354", observed=str(replies[0]))
+    check(
+        replies[0].code == 354,
+        "after a refused nested MAIL the open transaction was lost",
+        expected="354",
+        observed=str(replies[0]),
+    )
 
 
 @case("smtp.rfc5321.4.1.4.out-of-order-503", defect=srv.SEQUENCE_500, protocols=SMTP_ONLY)
@@ -40,7 +49,12 @@ def test_mail_before_ehlo_refused_with_503(smtp: SMTPSessions, case_context: Cas
     client = smtp.open()
     reply = client.mail(case_context.sender)
     # A server able to process MAIL without EHLO may accept it; a refusal must be 503.
-    check(reply.code // 100 == 2 or reply.code == 503, "MAIL before EHLO/HELO was refused with another code than 503", expected="503 (or 250)", observed=str(reply))
+    check(
+        reply.code // 100 == 2 or reply.code == 503,
+        "MAIL before EHLO/HELO was refused with another code than 503",
+        expected="503 (or 250)",
+        observed=str(reply),
+    )
 
 
 @case("smtp.rfc5321.3.8.no-close", defect=srv.CLOSE_AFTER_UNKNOWN)
