@@ -14,7 +14,7 @@ import time
 
 from ..context import CaseContext
 from ..net import Connection, ConnectionClosed, NetTimeout, Transcript
-from ..verdict import unsupported
+from ..verdict import Violation, unsupported
 from ..wire import smtp as wire
 
 
@@ -231,14 +231,23 @@ class SMTPSessions:
         return client
 
     def ready(self, *, auth: bool | None = None) -> SMTPClient:
-        """Connected, greeted (220 required) and after EHLO; authenticated on submission targets."""
+        """Connected, greeted (220 required) and after EHLO; authenticated on submission targets.
+
+        A server that refuses this client (554 greeting, RFC 5321 3.1; or 421) makes
+        the case UNSUPPORTED; any other greeting, or an EHLO that is not accepted,
+        breaks the precondition of every case that needs a session.
+        """
         client = self.open()
         assert client.greeting is not None
+        if client.greeting.code in (421, 554):
+            unsupported(f"the server refuses service to this client: {client.greeting}")
         if client.greeting.code != 220:
-            from ..verdict import Violation
-
             raise Violation(f"greeting was {client.greeting.code}, not 220", req="smtp.rfc5321.4.3.2.greeting-220")
-        client.ehlo()
+        reply = client.ehlo()
+        if reply.code == 421:
+            unsupported(f"the server refuses service to this client: {reply}")
+        if reply.code != 250:
+            raise Violation(f"EHLO was answered {reply}", req="smtp.rfc5321.4.5.1.minimum-commands")
         if auth or (auth is None and self.target.protocol == "submission"):
             self.authenticate(client)
         return client

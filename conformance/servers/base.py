@@ -31,6 +31,9 @@ class ServerThread:
                 await handler(reader, writer)
             except (ConnectionError, asyncio.IncompleteReadError, ssl.SSLError, TimeoutError):
                 pass
+            except asyncio.CancelledError:
+                # stop() cancels open sessions; finishing quietly keeps asyncio from logging each one.
+                pass
             finally:
                 self._tasks.discard(task)
                 writer.close()

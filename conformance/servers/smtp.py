@@ -107,6 +107,7 @@ ENHANCED_WRONG_CLASS = _b("enhanced-wrong-class", "enhanced code class differs f
 TIMEOUT_SILENT_CLOSE = _b("idle-close-silent", "closes idle sessions without 421")
 # -- more behaviours (core RFC 5321 commands) --
 EHLO_500 = _b("ehlo-500", "answers EHLO with 500 (command not recognized)")
+EHLO_UNLISTED = _b("ehlo-unlisted-code", "answers EHLO with 551, a code the EHLO reply list does not have")
 EHLO_ERROR_RESETS = _b("ehlo-error-resets", "a refused EHLO aborts the open mail transaction")
 EHLO_OMITS_HELP = _b("ehlo-omits-help", "implements HELP but leaves it out of the EHLO reply")
 EHLO_LISTS_EXPN = _b("ehlo-lists-expn", "lists EXPN in the EHLO reply but answers EXPN with 502")
@@ -326,19 +327,27 @@ class SMTPSession:
 
     async def _next_command(self) -> wire.Command | None:
         pieces: list[wire.Command] = []
+        skipping = False  # inside a line too long to keep: drop it up to its LF
         while True:
             try:
                 cmd = self.parser.next_command()
             except RemoteProtocolError:
+                # RFC 5321 3.8: no close here (only after QUIT, 421 or a timeout); 4.2.4: 500.
+                self.parser.take_pending()
                 self.reply(500, "Line too long", "5.5.2")
-                raise _Close from None
+                skipping = True
+                continue
             if cmd is None:
                 if not self.holding and not (PIPELINING_BUFFERS_NOOP in self.b and self.parser.pending()):
                     await self.flush()
                 data = await self._read()
-
                 if not data:
                     return None
+                if skipping:
+                    lf = data.find(b"\n")
+                    if lf < 0:
+                        continue
+                    data, skipping = data[lf + 1 :], False
                 self.parser.feed(data)
                 continue
             bare_lf = cmd.raw.endswith(b"\n") and not cmd.raw.endswith(b"\r\n")
@@ -453,6 +462,9 @@ class SMTPSession:
     async def do_EHLO(self, arg: str) -> None:
         if self.cfg.mode == "lmtp" and LMTP_ACCEPTS_HELLO not in self.b:
             self.reply(500, "This is LMTP: use LHLO", "5.5.1")
+            return
+        if EHLO_UNLISTED in self.b:
+            self.reply(551, "not here", "5.5.1")
             return
         if EHLO_500 in self.b:
             self.reply(500, "Command not recognized", "5.5.1")
@@ -967,7 +979,7 @@ class SMTPSession:
             self.reply(250, "OK", "2.1.5")
             return
         # RFC 5321 3.5.3: 252 when the server will not verify but will accept.
-        self.reply(252, "Cannot VRFY user, but will accept message and attempt delivery", "2.5.2")
+        self.reply(252, "Cannot VRFY user, but will accept message and attempt delivery", "2.0.0")
 
     async def do_HELP(self, arg: str) -> None:
         if HELP_WRONG in self.b:
@@ -1084,7 +1096,8 @@ class SMTPSession:
             if AUTH_BAD_B64_OK in self.b:
                 self.reply(535, "Authentication failed", "5.7.8")
             else:
-                self.syntax_error("Cannot decode base64 response")
+                # RFC 4954 4: "reject the AUTH command with a 501 reply (and an enhanced status code of 5.5.2)"
+                self.reply(501, "Cannot decode base64 response", "5.5.2")
             return None
 
     async def _challenge(self, challenge: str) -> str | None:

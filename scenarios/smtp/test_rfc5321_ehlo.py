@@ -9,12 +9,20 @@ from conformance.verdict import check, unsupported
 SMTP_ONLY = ("smtp",)
 
 
-@case("smtp.rfc5321.4.3.2.ehlo-replies", defect=srv.EHLO_500)
+@case("smtp.rfc5321.4.5.1.minimum-commands", defect=srv.EHLO_500)
+def test_well_formed_ehlo_accepted(smtp: SMTPSessions) -> None:
+    # 4.5.1: EHLO MUST be supported; a well-formed EHLO from a client the server serves gets 250.
+    client = smtp.open()
+    reply = client.ehlo()
+    check(reply.code == 250, "a well-formed EHLO was not accepted", expected="250", observed=str(reply))
+
+
+@case("smtp.rfc5321.4.3.2.ehlo-replies", defect=srv.EHLO_UNLISTED)
 def test_ehlo_reply_code_is_listed(smtp: SMTPSessions) -> None:
     client = smtp.open()
     reply = client.ehlo()
     check(
-        reply.code in (250, 504, 550, 502),
+        reply.code in (250, 504, 550, 502, 421),
         "EHLO got a reply code outside the EHLO list",
         expected="250 (E: 504, 550, 502)",
         observed=str(reply),
