@@ -16,6 +16,7 @@ import argparse
 import contextlib
 import io
 import json
+import signal
 import sys
 from pathlib import Path
 
@@ -217,6 +218,8 @@ def cmd_report(ns: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # `mailspec ... | head` closes the pipe early: end quietly as other CLI tools do, not with a traceback.
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     parser = build_parser()
     ns = parser.parse_args(argv)
     try:
