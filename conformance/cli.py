@@ -136,6 +136,9 @@ def cmd_run(ns: argparse.Namespace) -> int:
         raise CLIError(f"unknown peer {ns.peer!r}; known: {', '.join(CATALOG)}")
     if ns.peer and ns.target:
         raise CLIError("give --target or --peer, not both")
+    for opt, path in (("--known-failures", ns.known_failures), ("--target-config", ns.target_config)):
+        if path and not Path(path).is_file():
+            raise CLIError(f"{opt}: no such file: {path}")
     # Resolve targets here so that discovery is reported and failures are one line.
     resolved: list[str] = []
     for text in ns.target:

@@ -52,6 +52,7 @@ class HostileServer:
                     time.sleep(self.drip_interval)
             elif self.mode == "reset-mid-reply":
                 conn.sendall(b"220-mx.example ESMTP\r\n220-still going")
+                time.sleep(0.05)  # let the partial reply reach the client before the reset
                 conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             elif self.mode == "greet-then-silent":
                 conn.sendall(b"220 mx.example ESMTP\r\n")

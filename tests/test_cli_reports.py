@@ -128,8 +128,9 @@ def test_killed_run_keeps_finished_results(tmp_path: Path) -> None:
         (["report", "/nonexistent"], "no results.jsonl"),
     ],
 )
-def test_usage_and_connection_errors_are_one_line(args: list[str], fragment: str) -> None:
-    proc = mailspec(*args, timeout=120)
+def test_usage_and_connection_errors_are_one_line(args: list[str], fragment: str, tmp_path: Path) -> None:
+    proc = mailspec(*args, timeout=120, cwd=tmp_path)
+    assert not (tmp_path / "reports").exists()  # nothing is written for a run that never started
     assert proc.returncode == 2, proc.stdout + proc.stderr
     err = proc.stderr.strip().splitlines()
     assert len(err) == 1 and fragment in err[0] and err[0].startswith("mailspec: error:"), proc.stderr

@@ -23,7 +23,9 @@ class PeerInfo:
 
 
 CATALOG: dict[str, PeerInfo] = {
-    "embedded": PeerInfo("embedded", ("smtp", "submission", "lmtp", "pop3"), "mailspec's reference servers, in process"),
+    "embedded": PeerInfo(
+        "embedded", ("smtp", "submission", "lmtp", "pop3"), "mailspec's reference servers, in process"
+    ),
     "postfix": PeerInfo(
         "postfix", ("smtp",), "Postfix from Debian's package, a private instance", ("postfix",), ("postfix", "unshare")
     ),

@@ -107,6 +107,7 @@ ENHANCED_WRONG_CLASS = _b("enhanced-wrong-class", "enhanced code class differs f
 TIMEOUT_SILENT_CLOSE = _b("idle-close-silent", "closes idle sessions without 421")
 # -- more behaviours (core RFC 5321 commands) --
 EHLO_500 = _b("ehlo-500", "answers EHLO with 500 (command not recognized)")
+MAIL_LINE_512_ONLY = _b("mail-line-512-only", "holds MAIL to 512 octets although it advertises SIZE and AUTH")
 EHLO_UNLISTED = _b("ehlo-unlisted-code", "answers EHLO with 551, a code the EHLO reply list does not have")
 EHLO_ERROR_RESETS = _b("ehlo-error-resets", "a refused EHLO aborts the open mail transaction")
 EHLO_OMITS_HELP = _b("ehlo-omits-help", "implements HELP but leaves it out of the EHLO reply")
@@ -388,7 +389,7 @@ class SMTPSession:
         if COMMAND_LINE_SHORT in self.b and len(cmd.raw) > 256:
             self.reply(500, "Line too long", "5.5.2")
             return
-        if len(cmd.raw) > wire.MAX_COMMAND_LINE and LONG_LINE_OK not in self.b:
+        if len(cmd.raw) > self._line_limit(verb) and LONG_LINE_OK not in self.b:
             if LONG_LINE_CRASH in self.b:
                 raise _Close
             self.reply(500, "Line too long", "5.5.2")
@@ -421,6 +422,19 @@ class SMTPSession:
                     raise _Close
             return
         await handler(cmd.argument)
+
+    def _line_limit(self, verb: str) -> int:
+        """512 octets; MAIL gets 26 more for SIZE (RFC 1870 3) and 500 more for AUTH= (RFC 4954 3)."""
+        if verb != "MAIL" or MAIL_LINE_512_ONLY in self.b:
+            return wire.MAX_COMMAND_LINE
+        names = {e.split(" ")[0] for e in self.extensions()}
+        return wire.MAX_COMMAND_LINE + 26 * ("SIZE" in names) + 500 * ("AUTH" in names)
+
+    def _client_literal(self) -> str:
+        """The address literal of the client, for the Received FROM clause (RFC 5321 4.4 SHOULD)."""
+        peer = self.writer.get_extra_info("peername")
+        host = str(peer[0]) if peer else "0.0.0.0"
+        return f"[IPv6:{host}]" if ":" in host else f"[{host}]"
 
     def syntax_error(self, text: str) -> None:
         code = 500 if ARG_ERRORS_500 in self.b else 501
@@ -891,7 +905,8 @@ class SMTPSession:
             if self.tls and self.cfg.mode != "lmtp":
                 proto += "S"
             trace = (
-                f"Received: from {self.helo_name or 'unknown'} by {self.cfg.hostname} with {proto};\r\n"
+                f"Received: from {self.helo_name or 'unknown'} ({self._client_literal()})\r\n"
+                f"\tby {self.cfg.hostname} with {proto};\r\n"
                 f"\t{formatdate(time.time())}\r\n"
             ).encode()
         if RECEIVED_DROPPED in self.b:

@@ -259,3 +259,22 @@ def test_advertised_mechanism_usable_in_cleartext(smtp: SMTPSessions, case_conte
         expected="mechanisms listed only where they can be used",
         observed=str(reply),
     )
+
+
+@case("smtp.rfc4954.3.mail-line-plus-500", defect=srv.MAIL_LINE_512_ONLY, protocols=("smtp",))
+def test_mail_line_longer_with_auth_parameter(smtp: SMTPSessions, case_context: CaseContext) -> None:
+    client = smtp.ready(auth=False)
+    smtp.require(client, "AUTH")
+    # A legal 256-octet path plus BODY and an AUTH= value of 230 octets: over 512, within 512 + 500.
+    local = "l" * 64
+    domain = ".".join(["d" * 61] * 3) + "." + "e" * (256 - 2 - 65 - 3 * 62)
+    auth_value = "a" * 218 + "@example.org"
+    line = f"MAIL FROM:<{local}@{domain}> BODY=8BITMIME AUTH={auth_value}"
+    assert 512 < len(line) + 2 <= 1012
+    reply = client.command(line, check_length=False)
+    check(
+        reply.code != 500 and not (reply.code == 501 and "long" in reply.text.lower()),
+        f"a {len(line) + 2}-octet MAIL line with AUTH= was refused as too long",
+        expected="up to 1012 octets accepted (512 + 500 for AUTH)",
+        observed=str(reply),
+    )
