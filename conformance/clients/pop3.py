@@ -16,10 +16,11 @@ import ssl
 import time
 from collections.abc import Callable
 
-from ..context import CaseContext, make_message
+from ..context import make_message
 from ..net import Connection, ConnectionClosed, NetError, NetTimeout, Transcript
 from ..verdict import Violation, unsupported
 from ..wire import pop3 as wire
+from .base import Sessions
 
 GREETING_REQ = "pop3.rfc1939.4.greeting-positive"
 _TIMESTAMP = re.compile(r"<[^<>]*>")
@@ -229,28 +230,11 @@ def stat_counts(resp: wire.Response) -> tuple[int, int] | None:
     return (int(m.group(1)), int(m.group(2))) if m else None
 
 
-class POP3Sessions:
+class POP3Sessions(Sessions[POP3Client]):
     """The ``pop3`` fixture: opens reference-client sessions to the case's target."""
 
-    def __init__(self, ctx: CaseContext) -> None:
-        self.ctx = ctx
-        self.target = ctx.target
-        self._clients: list[POP3Client] = []
-
-    def open(self, *, connect: bool = True) -> POP3Client:
-        t = self.target
-        client = POP3Client(
-            t.host,
-            t.port,
-            timeout=self.ctx.timeout,
-            implicit_tls=self.ctx.tls_context() if t.implicit_tls else None,
-            transcript=self.ctx.transcript(f"pop3 session {len(self._clients) + 1}"),
-        )
-        self._clients.append(client)
-        if connect:
-            greeting = client.connect()
-            self.ctx.banner = self.ctx.banner or greeting.text
-        return client
+    def _client(self, port: int, tls: ssl.SSLContext | None, transcript: Transcript) -> POP3Client:
+        return POP3Client(self.target.host, port, timeout=self.ctx.timeout, implicit_tls=tls, transcript=transcript)
 
     def ready(self) -> POP3Client:
         """Connected and greeted with +OK (RFC 1939 section 4), in AUTHORIZATION state."""
@@ -395,10 +379,6 @@ class POP3Sessions:
                 unsupported("a delivered test message did not show up in the maildrop")
             nums.append(num)
         return c, nums
-
-    def close_all(self) -> None:
-        for c in self._clients:
-            c.close()
 
 
 __all__ = ["ConnectionClosed", "NetTimeout", "POP3Client", "POP3Sessions", "stat_counts"]

@@ -12,10 +12,10 @@ import base64
 import ssl
 import time
 
-from ..context import CaseContext
 from ..net import Connection, ConnectionClosed, NetTimeout, Transcript
 from ..verdict import Violation, unsupported
 from ..wire import smtp as wire
+from .base import Sessions
 
 
 class SMTPClient:
@@ -189,29 +189,14 @@ class SMTPClient:
         self.close()
 
 
-class SMTPSessions:
+class SMTPSessions(Sessions[SMTPClient]):
     """The ``smtp`` fixture: opens reference-client sessions to the case's target."""
 
-    def __init__(self, ctx: CaseContext) -> None:
-        self.ctx = ctx
-        self.target = ctx.target
-        self._clients: list[SMTPClient] = []
-
-    def open(self, *, connect: bool = True) -> SMTPClient:
-        t = self.target
-        client = SMTPClient(
-            t.host,
-            t.port,
-            timeout=self.ctx.timeout,
-            implicit_tls=self.ctx.tls_context() if t.implicit_tls else None,
-            transcript=self.ctx.transcript(f"{t.protocol} session {len(self._clients) + 1}"),
-            lmtp=t.protocol == "lmtp",
+    def _client(self, port: int, tls: ssl.SSLContext | None, transcript: Transcript) -> SMTPClient:
+        lmtp = self.target.protocol == "lmtp" and port == self.target.port
+        return SMTPClient(
+            self.target.host, port, timeout=self.ctx.timeout, implicit_tls=tls, transcript=transcript, lmtp=lmtp
         )
-        self._clients.append(client)
-        if connect:
-            greeting = client.connect()
-            self.ctx.banner = self.ctx.banner or greeting.text
-        return client
 
     def open_implicit_tls(self) -> SMTPClient:
         """A connected session to the target's implicit-TLS endpoint (smtps://, or the "smtps_port" a peer names)."""
@@ -219,16 +204,7 @@ class SMTPSessions:
         port = t.port if t.implicit_tls else t.extra.get("smtps_port")
         if not port:
             unsupported("no implicit-TLS (smtps) endpoint is known for this target")
-        client = SMTPClient(
-            t.host,
-            int(port),
-            timeout=self.ctx.timeout,
-            implicit_tls=self.ctx.tls_context(),
-            transcript=self.ctx.transcript(f"smtps session {len(self._clients) + 1}"),
-        )
-        self._clients.append(client)
-        client.connect()
-        return client
+        return self.open(port=int(port), implicit_tls=True, label="smtps")
 
     def ready(self, *, auth: bool | None = None) -> SMTPClient:
         """Connected, greeted (220 required) and after EHLO; authenticated on submission targets.
@@ -286,10 +262,6 @@ class SMTPSessions:
         if not client.has(extension):
             unsupported(f"the server does not advertise {extension}")
         return client.extensions[extension.upper()]
-
-    def close_all(self) -> None:
-        for c in self._clients:
-            c.close()
 
 
 __all__ = ["ConnectionClosed", "NetTimeout", "SMTPClient", "SMTPSessions"]
