@@ -77,3 +77,71 @@ class LineBuffer:
         self._offset += len(out)
         self._buf.clear()
         return out
+
+
+# --- command lines (the server side of SMTP, LMTP and POP3) --------------------
+
+
+@dataclass(frozen=True)
+class CommandLine:
+    verb: str  # upper-cased
+    argument: str  # everything after the first SP, as sent
+    raw: bytes
+    deviations: tuple[Deviation, ...] = ()
+
+    @property
+    def args(self) -> tuple[str, ...]:
+        """The argument split at single spaces (POP3's arguments)."""
+        return tuple(self.argument.split(" ")) if self.argument else ()
+
+
+@dataclass(frozen=True)
+class CommandRules:
+    """Where each protocol states its line rules, for the deviations reported."""
+
+    rfc: str  # the RFC that says lines end in CRLF
+    crlf_section: str
+    max_line: int  # octets, CRLF included
+    limit_rfc: str
+    limit_section: str
+    report_bare_cr: bool = False
+
+
+class CommandParser:
+    """Client-to-server command lines -> ``CommandLine`` events, deviations recorded."""
+
+    def __init__(self, rules: CommandRules, *, hard_limit: int = 64 * 1024) -> None:
+        self.rules = rules
+        self._lines = LineBuffer(hard_limit=hard_limit, rfc=rules.limit_rfc, section=rules.limit_section)
+
+    def feed(self, data: bytes) -> None:
+        self._lines.feed(data)
+
+    def next_command(self) -> CommandLine | None:
+        line = self._lines.next_line()
+        if line is None:
+            return None
+        r = self.rules
+        devs: list[Deviation] = []
+        if line.terminator != b"\r\n":
+            devs.append(Deviation("command line ends in bare LF", line.offset, r.rfc, r.crlf_section))
+        if r.report_bare_cr and b"\r" in line.content:
+            devs.append(Deviation("bare CR inside a command line", line.offset, r.rfc, r.crlf_section))
+        if line.wire_length > r.max_line:
+            devs.append(
+                Deviation(
+                    f"command line of {line.wire_length} octets (limit {r.max_line})",
+                    line.offset,
+                    r.limit_rfc,
+                    r.limit_section,
+                )
+            )
+        verb, _, arg = line.content.decode("utf-8", "replace").partition(" ")
+        return CommandLine(verb.upper(), arg, line.content + line.terminator, tuple(devs))
+
+    def take_pending(self) -> bytes:
+        """Hand the bytes received after the last command to someone else (DATA, TLS: injection)."""
+        return self._lines.drain()
+
+    def pending(self) -> bytes:
+        return self._lines.pending()

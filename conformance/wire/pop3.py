@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from .errors import Deviation, LocalProtocolError, RemoteProtocolError
-from .lines import Line, LineBuffer
+from .lines import CommandLine, CommandRules, Line, LineBuffer
+from .lines import CommandParser as SharedCommandParser
 
 RFC = "RFC 1939"
 RFC_EXT = "RFC 2449"
@@ -218,48 +219,11 @@ def format_response(ok: bool, text: str = "", code: str | None = None) -> bytes:
 # --- server side -----------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Command:
-    verb: str  # upper-cased
-    args: tuple[str, ...]  # split at single spaces
-    argument: str  # everything after the first SP, as sent
-    raw: bytes
-    deviations: tuple[Deviation, ...] = ()
+# Command lines are framed by the shared parser in lines.py (``Command.args`` splits at single SP).
+Command = CommandLine
+RULES = CommandRules(RFC, "3", MAX_COMMAND_LINE, RFC_EXT, "4")
 
 
-class CommandParser:
-    """Client-to-server command lines -> ``Command`` events."""
-
+class CommandParser(SharedCommandParser):
     def __init__(self) -> None:
-        self._lines = LineBuffer(hard_limit=HARD_LINE_LIMIT, rfc=RFC_EXT, section="4")
-
-    def feed(self, data: bytes) -> None:
-        self._lines.feed(data)
-
-    def next_command(self) -> Command | None:
-        line = self._lines.next_line()
-        if line is None:
-            return None
-        devs: list[Deviation] = []
-        if line.terminator != b"\r\n":
-            devs.append(Deviation("command line ends in bare LF", line.offset, RFC, "3"))
-        if line.wire_length > MAX_COMMAND_LINE:
-            devs.append(
-                Deviation(
-                    f"command line of {line.wire_length} octets (limit {MAX_COMMAND_LINE})",
-                    line.offset,
-                    RFC_EXT,
-                    "4",
-                )
-            )
-        text = line.content.decode("utf-8", "replace")
-        verb, _, arg = text.partition(" ")
-        args = tuple(arg.split(" ")) if arg else ()
-        return Command(verb.upper(), args, arg, line.content + line.terminator, tuple(devs))
-
-    def take_pending(self) -> bytes:
-        """The bytes received after the last command (STLS: they must not survive the handshake)."""
-        return self._lines.drain()
-
-    def pending(self) -> bytes:
-        return self._lines.pending()
+        super().__init__(RULES, hard_limit=HARD_LINE_LIMIT)

@@ -19,7 +19,8 @@ import re
 from dataclasses import dataclass, field
 
 from .errors import Deviation, LocalProtocolError, RemoteProtocolError
-from .lines import Line, LineBuffer
+from .lines import CommandLine, CommandRules, Line, LineBuffer
+from .lines import CommandParser as SharedCommandParser
 
 RFC = "RFC 5321"
 # RFC 5321 4.5.3.1.4 / 4.5.3.1.5 / 4.5.3.1.6, each counting the CRLF.
@@ -171,51 +172,14 @@ def encode_command(verb: str, argument: str = "", *, check_length: bool = True) 
 # --- server side -----------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Command:
-    verb: str  # upper-cased
-    argument: str  # text after the first SP, as sent
-    raw: bytes
-    deviations: tuple[Deviation, ...] = ()
+# Server side: command lines are framed by the shared parser in lines.py.
+Command = CommandLine
+RULES = CommandRules(RFC, "2.3.8", MAX_COMMAND_LINE, RFC, "4.5.3.1.4", report_bare_cr=True)
 
 
-class CommandParser:
-    """Client-to-server command lines -> ``Command`` events."""
-
+class CommandParser(SharedCommandParser):
     def __init__(self) -> None:
-        self._lines = LineBuffer(hard_limit=HARD_LINE_LIMIT, rfc=RFC, section="4.5.3.1.4")
-
-    def feed(self, data: bytes) -> None:
-        self._lines.feed(data)
-
-    def next_command(self) -> Command | None:
-        line = self._lines.next_line()
-        if line is None:
-            return None
-        devs: list[Deviation] = []
-        if line.terminator != b"\r\n":
-            devs.append(Deviation("command line ends in bare LF", line.offset, RFC, "2.3.8"))
-        if b"\r" in line.content:
-            devs.append(Deviation("bare CR inside a command line", line.offset, RFC, "2.3.8"))
-        if line.wire_length > MAX_COMMAND_LINE:
-            devs.append(
-                Deviation(
-                    f"command line of {line.wire_length} octets (limit {MAX_COMMAND_LINE})",
-                    line.offset,
-                    RFC,
-                    "4.5.3.1.4",
-                )
-            )
-        text = line.content.decode("utf-8", "replace")
-        verb, _, arg = text.partition(" ")
-        return Command(verb.upper(), arg, line.content + line.terminator, tuple(devs))
-
-    def take_pending(self) -> bytes:
-        """Hand the bytes already received after the last command to someone else (DATA, TLS)."""
-        return self._lines.drain()
-
-    def pending(self) -> bytes:
-        return self._lines.pending()
+        super().__init__(RULES, hard_limit=HARD_LINE_LIMIT)
 
 
 # RFC 5321 4.1.2 path grammar (ASCII; RFC 6531 widens atext to UTF-8).
