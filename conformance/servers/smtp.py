@@ -207,6 +207,30 @@ EXPN_ENUMERATES = _b("expn-enumerates", "answers EXPN 250 for known and 550 for 
 SIZE_UNLIMITED = _b("size-unlimited", "advertises SIZE 0 (no limit)")
 IMPLICIT_TLS_STARTTLS = _b("implicit-tls-starttls", "offers and accepts STARTTLS inside implicit TLS")
 HEADER_UNFOLDS = _b("header-unfolds", "unfolds folded header fields of the message")
+# -- behaviours: per-recipient LMTP outcomes, malformed BDAT, review backlog (D1-D8) --
+LMTP_FAIL_ALL = _b("lmtp-fail-all", "LMTP: reports one recipient's failed delivery for every recipient")
+LMTP_ROLLBACK = _b(
+    "lmtp-rollback", "LMTP: when one recipient fails after DATA, answers 250 for the others but delivers to none"
+)
+BDAT_BAD_SIZE_WAITS = _b(
+    "bdat-bad-size-waits", "takes a malformed BDAT chunk size for a huge chunk and waits for its octets"
+)
+BDAT_BAD_SIZE_500 = _b("bdat-bad-size-500", "answers a malformed BDAT chunk size with 500 instead of 501")
+DATA_LIMIT_60K = _b("data-limit-60k", "refuses message content over 60 000 octets with 552")
+NO_RETURN_PATH = _b("no-return-path", "adds no Return-Path on final delivery")
+RETURN_PATH_LOWERCASE = _b("return-path-lowercase", "writes the Return-Path local-part in lower case")
+EHLO_NAME_CHECKED = _b(
+    "ehlo-name-checked", "refuses MAIL with 550 when the EHLO name is not in its own domain (failed EHLO check)"
+)
+STARTTLS_REQUIRED = _b("starttls-required", "SMTP (port 25): answers MAIL with 530 until STARTTLS")
+PIPELINING_BUFFERS_UNKNOWN = _b(
+    "pipelining-buffers-unknown", "holds the reply to an unrecognized command while a partial command is pending"
+)
+MAIL_AUTH_PARAM_REFUSED = _b("mail-auth-param-refused", "refuses MAIL AUTH=<> from an unauthenticated client with 555")
+RECEIVED_NO_FROM = _b("received-no-from", "writes its Received line without a FROM clause")
+RECEIVED_NO_LITERAL = _b(
+    "received-no-literal", "leaves the client's IP address literal out of the Received FROM clause"
+)
 
 
 @dataclass
@@ -219,6 +243,10 @@ class SMTPConfig:
     implicit_tls: bool = False
     idle_timeout: float = 300.0
     behaviours: Behaviours = field(default_factory=Behaviours)
+    # Accounts whose mailbox is full (a configuration, not a defect): RCPT is accepted
+    # and delivery fails after DATA (LMTP: 452 for that recipient only, RFC 2033 4.2);
+    # SMTP and submission refuse the RCPT with 452 instead.
+    full_mailboxes: frozenset[str] = frozenset()
 
     @property
     def auth_requires_tls(self) -> bool:
@@ -245,6 +273,7 @@ class SMTPSession:
         self.last_code = 0  # the code of the last reply queued
         self.bdat_last_done = False  # a BDAT LAST completed and nothing has started since
         self.holding = False  # PIPELINING_HOLDS: replies kept back after MAIL/RCPT
+        self.unknown_verb = False  # the last command was not recognized (PIPELINING_BUFFERS_UNKNOWN)
         self.reset()
 
     def reset(self) -> None:
@@ -297,8 +326,11 @@ class SMTPSession:
                 cmd = await self._next_command()
                 if cmd is None:
                     return
+                self.unknown_verb = False
                 await self.dispatch(cmd)
                 self.holding = PIPELINING_HOLDS in self.b and cmd.verb in ("MAIL", "RCPT")
+                if PIPELINING_BUFFERS_UNKNOWN in self.b and self.unknown_verb and self.parser.pending():
+                    self.holding = True
                 if self._may_flush():
                     await self.flush()
                 if PIPELINING_DROPS in self.b and cmd.verb == "MAIL":
@@ -418,6 +450,7 @@ class SMTPSession:
                 self.reply(code, "Command not implemented", "5.5.1")
             else:
                 self.reply(500, "Command not recognized", "5.5.1")
+                self.unknown_verb = True
                 if CLOSE_AFTER_UNKNOWN in self.b:
                     raise _Close
             return
@@ -540,6 +573,12 @@ class SMTPSession:
             # RFC 6409 4.3 / RFC 4954 6: 530 before AUTH.
             self.reply(550 if SUBMISSION_AUTH_550 in self.b else 530, "Authentication required", "5.7.0")
             return
+        if STARTTLS_REQUIRED in self.b and self.cfg.mode == "smtp" and not self.tls:
+            self.reply(530, "Must issue a STARTTLS command first", "5.7.0")
+            return
+        if EHLO_NAME_CHECKED in self.b and not self.helo_name.lower().endswith("." + self.store.domain):
+            self.reply(550, "EHLO name does not match your address", "5.7.1")
+            return
         try:
             parsed = wire.parse_mail_argument(arg, "FROM")
         except RemoteProtocolError as e:
@@ -561,6 +600,9 @@ class SMTPSession:
             self.reply(501, "Path too long", "5.1.7")
             return
         if not self._check_params(parsed.params, ("SIZE", "BODY", "AUTH", "SMTPUTF8", "RET", "ENVID")):
+            return
+        if "AUTH" in parsed.params and self.user is None and MAIL_AUTH_PARAM_REFUSED in self.b:
+            self.reply(555, "AUTH parameter not accepted before authentication", "5.5.4")
             return
         if not self._mail_extension_params(parsed):
             return
@@ -667,6 +709,9 @@ class SMTPSession:
             if CLOSE_AFTER_REFUSAL in self.b:
                 raise _Close
             return
+        if acct is not None and acct.user in self.cfg.full_mailboxes and self.cfg.mode != "lmtp":
+            self.reply(452, "Mailbox full, try again later", "4.2.2")
+            return
         self.rcpts.append((address, acct))
         self.reply(250, "OK", "2.1.5")
 
@@ -728,6 +773,10 @@ class SMTPSession:
                 self.reply(552, "Message size exceeds declared size", "5.3.4")
                 self.reset()
                 return
+        if DATA_LIMIT_60K in self.b and len(result.message) > 60_000:
+            self.reply(552, "Message too big", "5.3.4")
+            self.reset()
+            return
         body_8bit = (self.mail_params.get("BODY") or "").upper() == "8BITMIME"
         if EIGHTBIT_DATA_REFUSED in self.b and body_8bit and any(c >= 0x80 for c in result.message):
             self.reply(554, "8-bit data not accepted", "5.6.1")
@@ -834,7 +883,12 @@ class SMTPSession:
         try:
             size, last = wire.parse_bdat(arg)
         except RemoteProtocolError:
-            self.syntax_error("Syntax: BDAT chunk-size [LAST]")
+            if BDAT_BAD_SIZE_WAITS in self.b:
+                await self._read_exact(1 << 40)  # everything that follows is "chunk data"
+            if BDAT_BAD_SIZE_500 in self.b:
+                self.reply(500, "Syntax error", "5.5.2")
+            else:
+                self.syntax_error("Syntax: BDAT chunk-size [LAST]")
             return
         in_transaction = self.mail_from is not None and bool(self.rcpts)
         if not in_transaction:
@@ -904,10 +958,10 @@ class SMTPSession:
             proto = {"lmtp": "LMTP", "submission": "ESMTPA"}.get(self.cfg.mode, "ESMTP")
             if self.tls and self.cfg.mode != "lmtp":
                 proto += "S"
+            literal = "" if RECEIVED_NO_LITERAL in self.b else f" ({self._client_literal()})"
+            source = "" if RECEIVED_NO_FROM in self.b else f"from {self.helo_name or 'unknown'}{literal}\r\n\t"
             trace = (
-                f"Received: from {self.helo_name or 'unknown'} ({self._client_literal()})\r\n"
-                f"\tby {self.cfg.hostname} with {proto};\r\n"
-                f"\t{formatdate(time.time())}\r\n"
+                f"Received: {source}by {self.cfg.hostname} with {proto};\r\n\t{formatdate(time.time())}\r\n"
             ).encode()
         if RECEIVED_DROPPED in self.b:
             head, sep, body = message.partition(b"\r\n\r\n")
@@ -917,19 +971,33 @@ class SMTPSession:
             head, sep, body = message.partition(b"\r\n\r\n")
             message, trace = head + b"\r\n" + trace.rstrip(b"\r\n") + sep + body, b""
         sender = self.mail_from.mailbox if self.mail_from else ""
+        if NO_RETURN_PATH not in self.b:
+            # RFC 5321 4.4: the final delivery inserts the return-path, the reverse-path as it came.
+            local, at, domain = sender.rpartition("@")
+            shown = local.lower() + at + domain if RETURN_PATH_LOWERCASE in self.b else sender
+            trace = f"Return-Path: <{shown}>\r\n".encode() + trace
+        full = self.cfg.full_mailboxes
+        failed_any = any(acct is not None and acct.user in full for _, acct in self.rcpts)
         delivered: list[tuple[str, bool]] = []
         for address, acct in self.rcpts:
-            if acct is not None and DATA_DISCARDS not in self.b:
+            ok = acct is None or acct.user not in full  # a full mailbox takes nothing
+            rolled_back = LMTP_ROLLBACK in self.b and failed_any
+            if ok and acct is not None and DATA_DISCARDS not in self.b and not rolled_back:
                 self.store.deliver(acct, trace + message, sender)
-            delivered.append((address, True))
+            delivered.append((address, ok))
         if self.cfg.mode == "lmtp":
-            # RFC 2033 4.2: one reply per successful RCPT, in order.
+            # RFC 2033 4.2: one reply per successful RCPT, in order, each about its own recipient.
+            if LMTP_FAIL_ALL in self.b and failed_any:
+                delivered = [(address, False) for address, _ in delivered]
             if LMTP_SINGLE_REPLY in self.b:
                 delivered = delivered[:1]
             if LMTP_REVERSE_ORDER in self.b:
                 delivered.reverse()
-            for address, _ in delivered:
-                self.reply(250, f"<{address}> delivered", "2.0.0")
+            for address, ok in delivered:
+                if ok:
+                    self.reply(250, f"<{address}> delivered", "2.0.0")
+                else:
+                    self.reply(452, f"<{address}> mailbox full, try again later", "4.2.2")
             for _ in range(self.refused if LMTP_REPLY_REFUSED in self.b else 0):
                 self.reply(550, "No such user here", "5.1.1")
         else:

@@ -1,9 +1,12 @@
-"""RFC 2033 (LMTP): LHLO only, PIPELINING and ENHANCEDSTATUSCODES, one reply per accepted recipient after DATA."""
+"""RFC 2033 (LMTP): LHLO only, PIPELINING and ENHANCEDSTATUSCODES, one reply per accepted recipient after DATA,
+each reporting that recipient's own outcome (a full mailbox fails alone)."""
+
+from pathlib import Path
 
 import pytest
 
 from conformance.clients.smtp import SMTPClient, SMTPSessions
-from conformance.context import CaseContext, make_message
+from conformance.context import CaseContext, MailboxProbe, make_message
 from conformance.scenario import case
 from conformance.servers import smtp as srv
 from conformance.verdict import check, unsupported
@@ -98,3 +101,136 @@ def test_replies_in_rcpt_order(smtp: SMTPSessions, case_context: CaseContext) ->
     if None in named:
         unsupported("the replies do not name their recipients, so their order cannot be seen")
     check(named == accepted, "the post-DATA replies are not in RCPT order", expected=str(accepted), observed=str(named))
+
+
+# --- a per-recipient failure after DATA (a full mailbox) -------------------------------
+
+POSITIVE = "lmtp.rfc2033.4.2.positive-reply-responsibility"
+
+
+def _full_recipient(ctx: CaseContext) -> str:
+    """An address the server accepts at RCPT but cannot deliver to after DATA (a full mailbox)."""
+    full = str(ctx.target.extra.get("full_recipient", ""))
+    if not full:
+        unsupported(
+            "no recipient whose delivery fails after DATA is known for this target (a full or over-quota "
+            "mailbox, target extra 'full_recipient'): a per-recipient failure cannot be provoked"
+        )
+    return full
+
+
+def _other_recipient(ctx: CaseContext) -> str:
+    first = ctx.recipient
+    other = next((a.address for a in ctx.target.accounts if a.address and a.address != first), "")
+    if not other:
+        unsupported("only one deliverable recipient is known")
+    return other
+
+
+def _mixed(client: SMTPClient, ctx: CaseContext, recipients: list[str]) -> tuple[list[Reply], Reply, str]:
+    """MAIL, every RCPT accepted (else UNSUPPORTED), DATA; the replies after the final "." and NOOP's."""
+    if client.mail(ctx.sender).code != 250:
+        unsupported("MAIL refused")
+    full = _full_recipient(ctx)
+    for r in recipients:
+        reply = client.rcpt(r)
+        if reply.code not in (250, 251):
+            why = (
+                "the full mailbox is refused at RCPT (checked before DATA)" if r == full else "a recipient was refused"
+            )
+            unsupported(f"{why}: {reply}")
+    go = client.command("DATA")
+    if go.code != 354:
+        unsupported(f"DATA refused: {go}")
+    message, token = make_message("mailspec LMTP per-recipient outcome")
+    client.send(dot_stuff(message))
+    replies: list[Reply] = []
+    for _ in recipients:
+        final = client.try_read_reply(ctx.timeout)
+        if final is None:
+            break
+        replies.append(final)
+    if len(replies) == len(recipients) and all(r.klass == 2 for r in replies):
+        unsupported(f"the recipient given as full ({full}) accepted the message: its mailbox is not full")
+    return replies, client.noop(), token
+
+
+def _expected(recipients: list[str], full: str) -> list[int]:
+    return [4 if r == full else 2 for r in recipients]
+
+
+def _kinds(replies: list[Reply]) -> list[int]:
+    """Reply classes, with 4yz and 5yz both counted as failure (4)."""
+    return [4 if r.klass in (4, 5) else r.klass for r in replies]
+
+
+@case(PER_RCPT, POSITIVE, defect=srv.LMTP_FAIL_ALL)
+def test_failure_reported_for_its_recipient_only(smtp: SMTPSessions, case_context: CaseContext) -> None:
+    """One full mailbox among three recipients: its reply fails, the two others' replies are 2yz."""
+    client = smtp.ready()
+    full = _full_recipient(case_context)
+    recipients = [case_context.recipient, full, _other_recipient(case_context)]
+    replies, noop, _ = _mixed(client, case_context, recipients)
+    shown = " | ".join(map(str, [*replies, noop]))
+    check(len(replies) == 3 and noop.code == 250, "not one reply per accepted recipient after DATA", observed=shown)
+    check(
+        _kinds(replies) == _expected(recipients, full),
+        "the failed delivery to one recipient was reported for the other recipients too",
+        expected="2yz, 4yz/5yz (the full mailbox), 2yz",
+        observed=shown,
+    )
+
+
+ORDERS = {"full-first": 0, "full-last": 1}
+
+
+@pytest.mark.parametrize("position", ORDERS.values(), ids=ORDERS.keys())
+@case(PER_RCPT, defect=srv.LMTP_REVERSE_ORDER)
+def test_failure_reply_in_rcpt_order(smtp: SMTPSessions, case_context: CaseContext, position: int) -> None:
+    """The failure reply stands where the full mailbox's RCPT stood (seen from outcomes, not reply texts)."""
+    client = smtp.ready()
+    full = _full_recipient(case_context)
+    recipients = [case_context.recipient]
+    recipients.insert(position, full)
+    replies, noop, _ = _mixed(client, case_context, recipients)
+    check(
+        _kinds(replies) == _expected(recipients, full) and noop.code == 250,
+        "the replies after DATA are not in RCPT order (the failure is not where the full mailbox's RCPT was)",
+        expected=" ".join("4yz/5yz" if k == 4 else "2yz" for k in _expected(recipients, full)),
+        observed=" | ".join(map(str, [*replies, noop])),
+    )
+
+
+@case(PER_RCPT, defect=srv.LMTP_SINGLE_REPLY)
+def test_failure_gets_its_own_reply(smtp: SMTPSessions, case_context: CaseContext) -> None:
+    """A delivered and a failed recipient: two replies after DATA, then NOOP's 250 and nothing more."""
+    client = smtp.ready()
+    full = _full_recipient(case_context)
+    replies, noop, _ = _mixed(client, case_context, [case_context.recipient, full])
+    extra = client.try_read_reply(1.0)
+    check(
+        len(replies) == 2 and noop.code == 250 and extra is None,
+        "the failed recipient did not get a reply of its own after DATA",
+        expected="2yz, 4yz/5yz, then 250 for NOOP",
+        observed=" | ".join(map(str, [*replies, noop, extra])),
+    )
+
+
+@case(POSITIVE, defect=srv.LMTP_ROLLBACK)
+def test_accepted_recipients_get_the_message(smtp: SMTPSessions, case_context: CaseContext) -> None:
+    """Each recipient answered 2yz holds the message, though another recipient's delivery failed."""
+    if not case_context.target.maildir:
+        unsupported("this target's delivered mail cannot be read back (no mailbox probe)")
+    client = smtp.ready()
+    full = _full_recipient(case_context)
+    recipients = [case_context.recipient, full, _other_recipient(case_context)]
+    replies, _, token = _mixed(client, case_context, recipients)
+    for address, reply in zip(recipients, replies, strict=False):
+        if reply.klass != 2:
+            continue
+        probe = MailboxProbe(Path(case_context.target.maildir) / address.partition("@")[0])
+        check(
+            probe.wait_for(token, timeout=10.0),
+            f"{address} was answered {reply.code} after DATA but the message is not in its mailbox",
+            observed=str(reply),
+        )

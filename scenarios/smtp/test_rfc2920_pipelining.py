@@ -190,3 +190,21 @@ def test_commands_after_message_processed(smtp: SMTPSessions, case_context: Case
         expected="250 250 250 250",
         observed=_show(replies),
     )
+
+
+@case("smtp.rfc2920.3.2.no-buffering-unrecognized", defect=srv.PIPELINING_BUFFERS_UNKNOWN)
+def test_unrecognized_reply_not_buffered(smtp: SMTPSessions, case_context: CaseContext) -> None:
+    """MAIL, an unknown command and half of RSET in one packet: MAIL and the unknown command are answered at once."""
+    client = _pipelined(smtp)
+    client.send(f"MAIL FROM:<{case_context.sender}>\r\nXMAILSPEC-UNKNOWN\r\nRS".encode())
+    replies = _collect(client, 2, case_context.timeout)
+    client.send(b"ET\r\n")
+    if len(replies) == 2 and replies[1].klass != 5:
+        unsupported(f"the server recognises the test command: {replies[1]}")
+    check(
+        len(replies) == 2,
+        "the reply to an unrecognized command was held back until more input came",
+        expected="MAIL and the unknown command answered at once",
+        observed=_show(replies),
+    )
+    client.read_reply()

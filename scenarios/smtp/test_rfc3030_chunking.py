@@ -2,7 +2,7 @@
 
 import pytest
 
-from conformance.clients.smtp import SMTPClient, SMTPSessions
+from conformance.clients.smtp import ConnectionClosed, SMTPClient, SMTPSessions
 from conformance.context import CaseContext, make_message
 from conformance.delivery import delivered_contains, fetch, has_probe, start_transaction
 from conformance.scenario import case
@@ -13,6 +13,7 @@ from conformance.wire.smtp import Reply, bdat_chunk, bdat_chunks
 CHUNK_250 = "smtp.rfc3030.2.chunk-250"
 EXACT = "smtp.rfc3030.2.exact-octets"
 DISCARD = "smtp.rfc3030.2.discard-failed-chunk"
+DIGITS = "smtp.rfc3030.2.chunk-size-digits"
 
 
 def _chunking(smtp: SMTPSessions) -> SMTPClient:
@@ -223,3 +224,70 @@ def test_binary_preserved(smtp: SMTPSessions, case_context: CaseContext) -> None
         unsupported(f"the binary message was refused: {replies[-1]}")
     got = fetch(case_context, token)
     check(got is not None and payload in got, "binary octets were changed on delivery", observed=repr(got)[-120:])
+
+
+# A BDAT whose size is not 1*DIGIT (RFC 3030 2) is not a chunk: refused at once, nothing read as its data.
+# An all-digit size, however huge, is grammatical, and RFC 3030 2 has the server read and discard the
+# octets of a chunk it refuses; so waiting after "BDAT 999...9" is conformant and is not judged here.
+MALFORMED = {
+    "non-numeric": "BDAT ten",
+    "negative": "BDAT -5",
+    "missing": "BDAT",
+    "missing-with-last": "BDAT LAST",
+    "hex": "BDAT 0x10",
+    "decimal-point": "BDAT 1.5 LAST",
+}
+
+
+def _malformed_bdat(smtp: SMTPSessions, ctx: CaseContext, line: str) -> Reply:
+    client = _chunking(smtp)
+    if start_transaction(client, ctx).code != 250:
+        unsupported("MAIL refused")
+    client.send(f"{line}\r\n".encode())
+    try:
+        reply = client.try_read_reply(ctx.timeout)
+    except ConnectionClosed:
+        reply = None
+        check(False, "the server closed the connection without answering the malformed BDAT", req=DIGITS)
+    check(
+        reply is not None,
+        "a BDAT with a malformed chunk size got no reply: the server waits for chunk data",
+        req=DIGITS,
+        expected="501 at once",
+        observed=f"no reply within {ctx.timeout:g} s",
+    )
+    assert reply is not None
+    check(
+        reply.klass in (4, 5),
+        "a BDAT with a malformed chunk size was accepted",
+        req=DIGITS,
+        expected="501",
+        observed=str(reply),
+    )
+    # RFC 3030 2 calls the state after a failed BDAT indeterminate: a server that refuses and then
+    # closes (Postfix: 521) has read nothing as chunk data; only a session kept open must stay in step.
+    try:
+        follow: Reply | str = client.noop()
+    except ConnectionClosed:
+        follow = "connection closed after the refusal"
+    check(
+        isinstance(follow, str) or follow.code == 250,
+        "after the refused BDAT the session is out of step (input was taken as chunk data)",
+        req=DIGITS,
+        expected="250 for NOOP",
+        observed=str(follow),
+    )
+    return reply
+
+
+@pytest.mark.parametrize("line", MALFORMED.values(), ids=MALFORMED.keys())
+@case(DIGITS, defect=srv.BDAT_BAD_SIZE_WAITS)
+def test_malformed_chunk_size_refused(smtp: SMTPSessions, case_context: CaseContext, line: str) -> None:
+    _malformed_bdat(smtp, case_context, line)
+
+
+@pytest.mark.parametrize("line", MALFORMED.values(), ids=MALFORMED.keys())
+@case("smtp.rfc5321.4.2.2.syntax-501", DIGITS, defect=srv.BDAT_BAD_SIZE_500)
+def test_malformed_chunk_size_501(smtp: SMTPSessions, case_context: CaseContext, line: str) -> None:
+    reply = _malformed_bdat(smtp, case_context, line)
+    check(reply.code == 501, "a malformed BDAT chunk size was not answered 501", expected="501", observed=str(reply))

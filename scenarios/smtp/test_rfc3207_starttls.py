@@ -162,3 +162,22 @@ def test_commands_sent_with_starttls_discarded(smtp: SMTPSessions, case_context:
         expected="no reply until the client speaks inside TLS",
         observed=str(extra),
     )
+
+
+@case("smtp.rfc3207.4.no-starttls-required-for-local", defect=srv.STARTTLS_REQUIRED, protocols=SMTP_ONLY)
+def test_cleartext_local_delivery_accepted(smtp: SMTPSessions, case_context: CaseContext) -> None:
+    """On the SMTP (relay, port 25) service, a cleartext transaction to a local user is not refused for want of TLS."""
+    client = smtp.ready(auth=False)
+    if client.conn.is_tls:
+        unsupported("the session is already inside TLS (implicit TLS target)")
+    mail = client.mail(case_context.sender)
+    rcpt = client.rcpt(case_context.recipient) if mail.code == 250 else mail
+    refused = [r for r in (mail, rcpt) if r.code == 530 or (r.klass == 5 and "starttls" in r.text.lower())]
+    check(
+        not refused,
+        "mail for a local recipient was refused until STARTTLS",
+        expected="250 for MAIL and RCPT in cleartext",
+        observed=f"MAIL {mail} / RCPT {rcpt}",
+    )
+    if mail.code != 250 or rcpt.code not in (250, 251):
+        unsupported(f"the cleartext transaction was refused for another reason: MAIL {mail} / RCPT {rcpt}")

@@ -278,3 +278,26 @@ def test_mail_line_longer_with_auth_parameter(smtp: SMTPSessions, case_context: 
         expected="up to 1012 octets accepted (512 + 500 for AUTH)",
         observed=str(reply),
     )
+
+
+AUTH_PARAMS = {"null": "AUTH=<>", "mailbox": "AUTH=mailspec-submitter@mailspec.test"}
+
+
+@pytest.mark.parametrize("param", AUTH_PARAMS.values(), ids=AUTH_PARAMS.keys())
+@case("smtp.rfc4954.5.auth-param-unauthenticated", defect=srv.MAIL_AUTH_PARAM_REFUSED, protocols=("smtp",))
+def test_auth_parameter_before_authentication(smtp: SMTPSessions, case_context: CaseContext, param: str) -> None:
+    """A server advertising AUTH takes MAIL FROM:<...> AUTH=... from a client that has not authenticated."""
+    client = smtp.ready(auth=False)
+    smtp.require(client, "AUTH")
+    reply = client.mail(case_context.sender, param)
+    if reply.code != 250:
+        client.rset()
+        control = client.mail(case_context.sender)
+        if control.code != 250:
+            unsupported(f"MAIL is refused here even without AUTH=: {control}")
+    check(
+        reply.code == 250,
+        f"MAIL with {param} was refused from an unauthenticated client",
+        expected="250 (the parameter supported; its value may be ignored)",
+        observed=str(reply),
+    )

@@ -140,7 +140,12 @@ def test_data_after_refused_rcpt_refused(smtp: SMTPSessions, case_context: CaseC
     )
 
 
-@case("smtp.rfc5321.4.1.4.out-of-order-503", defect=srv.DATA_TRANSACTION_KEPT, protocols=SMTP_ONLY)
+@case(
+    "smtp.rfc5321.4.1.1.4.buffers-cleared",
+    "smtp.rfc5321.4.1.4.out-of-order-503",
+    defect=srv.DATA_TRANSACTION_KEPT,
+    protocols=SMTP_ONLY,
+)
 def test_recipients_cleared_after_data(smtp: SMTPSessions, case_context: CaseContext) -> None:
     client = smtp.with_recipient()
     message, _ = make_message("mailspec first transaction")

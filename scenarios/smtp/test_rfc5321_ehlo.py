@@ -1,7 +1,7 @@
 """RFC 5321 3.2, 3.5.2, 4.1.1.1, 4.1.4, 4.2.4, 4.3.1, 4.3.2: EHLO and HELO."""
 
 from conformance.clients.smtp import SMTPSessions
-from conformance.context import CaseContext
+from conformance.context import CaseContext, make_message
 from conformance.scenario import case
 from conformance.servers import smtp as srv
 from conformance.verdict import check, unsupported
@@ -186,4 +186,25 @@ def test_implemented_expn_is_listed(smtp: SMTPSessions) -> None:
         "EXPN is supported but not listed in the EHLO reply",
         expected="EXPN keyword",
         observed=", ".join(client.extensions),
+    )
+
+
+@case("smtp.rfc5321.4.1.4.ehlo-mismatch-accepted", defect=srv.EHLO_NAME_CHECKED, protocols=SMTP_ONLY)
+def test_ehlo_name_not_matching_address_accepted(smtp: SMTPSessions, case_context: CaseContext) -> None:
+    """EHLO with a name that is not the client's (we connect from loopback); the message is still taken."""
+    client = smtp.open()
+    if client.ehlo("unrelated-name.example").code != 250:
+        unsupported("the server refused EHLO with a name that is not the client's")
+    mail = client.mail(case_context.sender)
+    rcpt = client.rcpt(case_context.recipient) if mail.code == 250 else mail
+    if rcpt.code in (250, 251):
+        message, _ = make_message("mailspec EHLO mismatch")
+        final = client.data(message)[-1]
+    else:
+        final = rcpt
+    check(
+        final.code == 250,
+        "mail was refused after an EHLO whose name does not match the client's address",
+        expected="250 for MAIL, RCPT and the message",
+        observed=f"MAIL {mail} / RCPT {rcpt} / end of data {final}",
     )

@@ -205,3 +205,28 @@ def test_recipient_limit_answered_452(smtp: SMTPSessions, case_context: CaseCont
             return
     client.rset()
     unsupported("no recipient limit reached with 300 recipients")
+
+
+@case("smtp.rfc5321.4.5.3.1.7.message-64k", defect=srv.DATA_LIMIT_60K)
+def test_64k_message_accepted(smtp: SMTPSessions, case_context: CaseContext) -> None:
+    """A message of about 70 000 octets (above the 64K minimum, far below any advertised SIZE) gets 250."""
+    client = smtp.ready()
+    size = client.extensions.get("SIZE", "").strip()
+    if size.isdigit() and 0 < int(size) < 65536:
+        # The server declares a limit below the minimum: that is the finding, seen without sending.
+        check(False, f"the server advertises SIZE {size}, below the 64K minimum", observed=f"SIZE {size}")
+    line = b"mailspec 64K line " + b"x" * 80 + b"\r\n"  # 100 octets
+    message, token = make_message("mailspec 64K message", line * 700)
+    assert len(message) > 70_000
+    if start_transaction(client, case_context).code != 250:
+        unsupported("MAIL refused")
+    replies = client.data(message)
+    check(
+        replies[-1].code == 250,
+        f"a message of {len(message)} octets (over 64K) was refused",
+        expected="250",
+        observed=str(replies[-1]),
+    )
+    if has_probe(case_context):
+        got = fetch(case_context, token)
+        check(got is not None and delivered_contains(got, line * 700), "the 64K message was not delivered intact")
