@@ -23,6 +23,8 @@ class StoredMessage:
     envelope_from: str
     flags: set[str] = field(default_factory=set)
     internaldate: float = field(default_factory=time.time)
+    tz_offset: int = 0  # minutes east of UTC of the internal date as given (IMAP APPEND date-time)
+    modseq: int = 1  # RFC 7162: raised on every change of the message's metadata
 
 
 @dataclass
@@ -31,6 +33,9 @@ class Mailbox:
     uidvalidity: int
     uidnext: int = 1
     messages: list[StoredMessage] = field(default_factory=list)
+    highestmodseq: int = 1
+    special_use: str = ""  # RFC 6154 attribute ("\\Sent"...), empty for none
+    expunged: dict[int, int] = field(default_factory=dict)  # uid -> modseq of its expunge (QRESYNC VANISHED)
 
 
 @dataclass
@@ -39,6 +44,7 @@ class Account:
     password: str
     addresses: tuple[str, ...]
     mailboxes: dict[str, Mailbox] = field(default_factory=dict)
+    subscriptions: set[str] = field(default_factory=set)
 
 
 class MailStore:
@@ -62,6 +68,11 @@ class MailStore:
         with self._lock:
             return self._accounts.get(user)
 
+    def users(self) -> list[str]:
+        """The account names, in the order they were added."""
+        with self._lock:
+            return list(self._accounts)
+
     def check_password(self, user: str, password: str) -> bool:
         acct = self.account(user)
         return acct is not None and acct.password == password
@@ -81,10 +92,7 @@ class MailStore:
 
     def deliver(self, acct: Account, data: bytes, envelope_from: str, mailbox: str = "INBOX") -> StoredMessage:
         with self._lock:
-            box = acct.mailboxes[mailbox]
-            msg = StoredMessage(box.uidnext, data, envelope_from)
-            box.uidnext += 1
-            box.messages.append(msg)
+            msg = self.append(acct.user, mailbox, data, envelope_from=envelope_from)
             if self.maildir_root is not None:
                 self._mirror(acct.user, data)
             return msg
@@ -95,12 +103,98 @@ class MailStore:
             return list(acct.mailboxes[mailbox].messages)
 
     def expunge(self, user: str, uids: set[int], mailbox: str = "INBOX") -> int:
-        """Remove the messages with these uids (POP3 UPDATE state); returns how many went."""
+        """Remove the messages with these uids (POP3 UPDATE state, IMAP EXPUNGE); returns how many went."""
         with self._lock:
             box = self._accounts[user].mailboxes[mailbox]
             before = len(box.messages)
+            gone = [m.uid for m in box.messages if m.uid in uids]
             box.messages = [m for m in box.messages if m.uid not in uids]
+            if gone:
+                box.highestmodseq += 1
+                box.expunged.update(dict.fromkeys(gone, box.highestmodseq))
             return before - len(box.messages)
+
+    # --- IMAP: mailboxes and message metadata ----------------------------------
+    # Mailbox names are the full hierarchical names with "/" as the delimiter; INBOX is
+    # always spelled "INBOX". Callers hold no reference across awaits: look up again.
+
+    DELIMITER = "/"
+
+    @property
+    def lock(self) -> threading.RLock:
+        """Held by a server across a read-modify-write of several messages."""
+        return self._lock
+
+    def mailbox(self, user: str, name: str) -> Mailbox | None:
+        with self._lock:
+            acct = self._accounts.get(user)
+            return acct.mailboxes.get(name) if acct else None
+
+    def mailbox_names(self, user: str) -> list[str]:
+        with self._lock:
+            return sorted(self._accounts[user].mailboxes)
+
+    def create_mailbox(self, user: str, name: str, special_use: str = "") -> Mailbox:
+        with self._lock:
+            acct = self._accounts[user]
+            if name in acct.mailboxes:
+                raise KeyError(name)
+            box = Mailbox(name, next(self._uidvalidity), special_use=special_use)
+            acct.mailboxes[name] = box
+            return box
+
+    def delete_mailbox(self, user: str, name: str) -> None:
+        with self._lock:
+            del self._accounts[user].mailboxes[name]
+
+    def rename_mailbox(self, user: str, old: str, new: str) -> None:
+        """RENAME: the mailbox and its inferiors get the new name; a renamed mailbox keeps its UIDVALIDITY."""
+        with self._lock:
+            boxes = self._accounts[user].mailboxes
+            prefix = old + self.DELIMITER
+            for name in [n for n in boxes if n == old or n.startswith(prefix)]:
+                box = boxes.pop(name)
+                box.name = new + name[len(old) :]
+                boxes[box.name] = box
+
+    def append(
+        self,
+        user: str,
+        name: str,
+        data: bytes,
+        flags: set[str] | None = None,
+        internaldate: float | None = None,
+        tz_offset: int = 0,
+        envelope_from: str = "",
+    ) -> StoredMessage:
+        with self._lock:
+            box = self._accounts[user].mailboxes[name]
+            box.highestmodseq += 1
+            msg = StoredMessage(
+                box.uidnext,
+                data,
+                envelope_from,
+                set(flags or ()),
+                time.time() if internaldate is None else internaldate,
+                tz_offset,
+                box.highestmodseq,
+            )
+            box.uidnext += 1
+            box.messages.append(msg)
+            return msg
+
+    def set_flags(self, user: str, name: str, uid: int, flags: set[str]) -> StoredMessage | None:
+        """Replace a message's flags (a new modseq when they change); None when the message is gone."""
+        with self._lock:
+            box = self._accounts[user].mailboxes[name]
+            for m in box.messages:
+                if m.uid == uid:
+                    if m.flags != flags:
+                        box.highestmodseq += 1
+                        m.flags = set(flags)
+                        m.modseq = box.highestmodseq
+                    return m
+            return None
 
     def _mirror(self, user: str, data: bytes) -> None:
         assert self.maildir_root is not None

@@ -1,4 +1,4 @@
-"""The embedded reference peer: SMTP, submission, implicit-TLS SMTP and LMTP in process."""
+"""The embedded reference peer: SMTP, submission, implicit-TLS SMTP, LMTP, POP3 and IMAP in process."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ..servers.base import ServerThread
 from ..servers.behaviours import Behaviours
+from ..servers.imap import IMAPConfig, IMAPServer
 from ..servers.pop3 import POP3Config, POP3Server
 from ..servers.smtp import Mode, SMTPConfig, SMTPServer
 from ..store import MailStore
@@ -20,6 +21,9 @@ ACCOUNTS = (
     Credentials("bob", "bob-Secret-2", "bob@mailspec.test"),
 )
 DOMAIN = "mailspec.test"
+# A mailbox that is full (a configuration, not a defect): LMTP accepts its RCPT and
+# fails its delivery after DATA, for that recipient only (RFC 2033 4.2).
+FULL_ACCOUNT = Credentials("carol", "carol-Secret-3", "carol@mailspec.test")
 
 
 class EmbeddedPeer:
@@ -32,6 +36,7 @@ class EmbeddedPeer:
         for i, acct in enumerate(ACCOUNTS):
             aliases = ("postmaster",) if i == 0 else ()
             self.store.add_account(acct.user, acct.password, *aliases)
+        self.store.add_account(FULL_ACCOUNT.user, FULL_ACCOUNT.password)
         self._thread: ServerThread | None = None
 
     def start(self) -> list[Target]:
@@ -57,16 +62,21 @@ class EmbeddedPeer:
         modes: tuple[tuple[Mode, bool], ...] = (("smtp", False), ("submission", False), ("smtp", True), ("lmtp", False))
         for mode, implicit in modes:
             cfg = SMTPConfig(
-                mode=mode, tls=None if implicit else ctx, implicit_tls=implicit, behaviours=self.behaviours
+                mode=mode,
+                tls=None if implicit else ctx,
+                implicit_tls=implicit,
+                behaviours=self.behaviours,
+                full_mailboxes=frozenset({FULL_ACCOUNT.user}),
             )
             port = self._thread.listen(SMTPServer(self.store, cfg).handle, tls=ctx if implicit else None)
             # SMTP, submission and LMTP each get their scenarios; implicit-TLS SMTP is reached from the
             # plain SMTP target's "smtps_port" (docs/decisions.md), so the core cases do not run twice.
             role = "secondary" if implicit else "primary"
-            targets.append(base.with_(protocol=mode, port=port, implicit_tls=implicit, extra={"role": role}))
+            extra = {"role": role, **({"full_recipient": FULL_ACCOUNT.address} if mode == "lmtp" else {})}
+            targets.append(base.with_(protocol=mode, port=port, implicit_tls=implicit, extra=extra))
         smtps = next(t.port for t in targets if t.implicit_tls)
         targets = [t.with_(extra={**t.extra, "smtps_port": smtps}) if t.protocol == "smtp" else t for t in targets]
-        return targets + self._start_pop3(base, ctx, targets)
+        return targets + self._start_pop3(base, ctx, targets) + self._start_imap(base, ctx, targets)
 
     def _start_pop3(self, base: Target, ctx: ssl.SSLContext, smtp_targets: list[Target]) -> list[Target]:
         """POP3 (STLS offered, primary) and POP3S (implicit TLS, secondary) on the same store.
@@ -87,6 +97,33 @@ class EmbeddedPeer:
             out.append(
                 base.with_(
                     protocol="pop3",
+                    port=port,
+                    implicit_tls=implicit,
+                    recipient=ACCOUNTS[0].address,
+                    unknown_recipient="",
+                    extra=extra,
+                )
+            )
+        return out
+
+    def _start_imap(self, base: Target, ctx: ssl.SSLContext, smtp_targets: list[Target]) -> list[Target]:
+        """IMAP (STARTTLS offered, LOGINDISABLED before it; primary) and IMAPS (implicit TLS, secondary)."""
+        assert self._thread is not None
+        smtp = next(t for t in smtp_targets if t.protocol == "smtp" and not t.implicit_tls)
+        recent: dict[tuple[str, str, int], set[int]] = {}
+        out = []
+        for implicit in (False, True):
+            cfg = IMAPConfig(
+                tls=None if implicit else ctx,
+                implicit_tls=implicit,
+                behaviours=self.behaviours,
+                recent_claims=recent,
+            )
+            port = self._thread.listen(IMAPServer(self.store, cfg).handle, tls=ctx if implicit else None)
+            extra = {"role": "secondary" if implicit else "primary", "smtp": f"{smtp.host}:{smtp.port}"}
+            out.append(
+                base.with_(
+                    protocol="imap",
                     port=port,
                     implicit_tls=implicit,
                     recipient=ACCOUNTS[0].address,

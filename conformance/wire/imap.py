@@ -107,6 +107,8 @@ UNTAGGED_STATUS = ("OK", "NO", "BAD", "BYE", "PREAUTH")
 
 _LITERAL_AT_END = re.compile(rb"(~?)\{(\d{1,20})(\+?)\}\r?\n\Z")
 _ATOM_CHAR = re.compile(rb"[^(){ \x00-\x1f\x7f%*\"\\\]]")
+# Command arguments: sequence sets ("1:*"), LIST patterns ("%", "a/*") and astrings ("]") are bare too.
+_ARG_CHAR = re.compile(rb"[^(){ \x00-\x1f\x7f\"\\]")
 _TAG = re.compile(r"^[^(){ \x00-\x1f\x7f%*\"\\+]+$")
 
 
@@ -119,6 +121,7 @@ class _LogicalLines:
         self._hard_line = hard_line
         self._scan = 0  # where to look for the next LF
         self._need = 0  # literal octets still expected before the next line
+        self._skipping = False  # dropping the rest of a line that broke the limits
 
     @property
     def offset(self) -> int:
@@ -130,6 +133,14 @@ class _LogicalLines:
     def next(self) -> tuple[bytes, int] | None:
         """(the logical line including literal octets and the final CRLF, its stream offset)."""
         while True:
+            if self._skipping:
+                lf = self._buf.find(b"\n")
+                cut = len(self._buf) if lf < 0 else lf + 1
+                del self._buf[:cut]
+                self._offset += cut
+                if lf < 0:
+                    return None
+                self._skipping = False
             if self._need:
                 if len(self._buf) - self._scan < self._need:
                     return None
@@ -164,6 +175,32 @@ class _LogicalLines:
             self._scan = 0
             return out, start
 
+    def recover(self) -> bytes:
+        """After a RemoteProtocolError: drop the line that caused it (the rest of it as it
+        arrives); returns its first octets, so a server can still name the tag."""
+        cut = self._scan if self._scan else len(self._buf)
+        head = bytes(self._buf[: min(cut, 200)])
+        self._skipping = self._scan == 0 or not self._buf[:cut].endswith(b"\n")
+        del self._buf[:cut]
+        self._offset += cut
+        self._scan = self._need = 0
+        return head
+
+    def take_line(self) -> bytes | None:
+        """A plain line (no literals), outside any command: SASL responses, IDLE's DONE."""
+        if self._scan or self._need:
+            return None
+        lf = self._buf.find(b"\n")
+        if lf < 0:
+            return None
+        line = bytes(self._buf[: lf + 1])
+        del self._buf[: lf + 1]
+        self._offset += lf + 1
+        return line
+
+    def complete_line_buffered(self) -> bool:
+        return b"\n" in self._buf[self._scan :]
+
     def announced_literal(self) -> tuple[int, bool, int] | None:
         """While a literal's octets are still missing: (size, non-synchronizing, stream position)."""
         if not self._need or len(self._buf) - self._scan >= self._need:
@@ -178,8 +215,9 @@ class _LogicalLines:
 class _Reader:
     """Recursive-descent reader over one logical line (RFC 9051 section 9)."""
 
-    def __init__(self, data: bytes, offset: int, devs: list[Deviation]) -> None:
+    def __init__(self, data: bytes, offset: int, devs: list[Deviation], *, command: bool = False) -> None:
         self.data = data
+        self.char = _ARG_CHAR if command else _ATOM_CHAR
         self.pos = 0
         self.base = offset
         self.devs = devs
@@ -222,7 +260,7 @@ class _Reader:
                     raise self.error("'[' without ']' in a section spec")
                 self.pos = end + 1
                 continue
-            if not _ATOM_CHAR.match(c):
+            if not self.char.match(c):
                 break
             self.pos += 1
         if self.pos == start or self.data[start : self.pos] == b"\\":
@@ -295,6 +333,11 @@ class _Reader:
                 self.pos += 1
                 return out
             if out:
+                # body-type-mpart = 1*body SP media-subtype: nested bodies follow each other with no SP.
+                if c == 0x28 and isinstance(out[-1], list):
+                    depth_guard += 1
+                    out.append(self.paren_list())
+                    continue
                 if c != 0x20:
                     raise self.error("list items must be separated by one SP")
                 self.pos += 1
@@ -506,9 +549,24 @@ class CommandParser:
 
     _lines: _LogicalLines = field(default_factory=_LogicalLines)
     _acked: int = -1  # stream position of the literal announcement already acknowledged
+    _bad_head: bytes | None = None  # start of the last line that did not parse
 
     def feed(self, data: bytes) -> None:
         self._lines.feed(data)
+
+    def take_line(self) -> bytes | None:
+        """A raw client line between commands (an AUTHENTICATE response, IDLE's DONE), if buffered."""
+        return self._lines.take_line()
+
+    def has_pending_line(self) -> bool:
+        """Whether the client already sent (part of) another command line: pipelining."""
+        return self._lines.complete_line_buffered()
+
+    def recover(self) -> str | None:
+        """After ``next_event`` raised: skip the bad line; the tag it started with, if readable."""
+        head, self._bad_head = (self._bad_head, None) if self._bad_head is not None else (self._lines.recover(), None)
+        m = re.match(rb"([^(){ \x00-\x1f\x7f%*\"\\+]+) ", head)
+        return m.group(1).decode("ascii", "replace") if m else None
 
     def next_event(self) -> Command | NeedContinuation | None:
         got = self._lines.next()
@@ -521,10 +579,18 @@ class CommandParser:
                     return NeedContinuation(size)
             return None
         data, offset = got
+        try:
+            return self._command(data, offset)
+        except RemoteProtocolError:
+            self._bad_head = data[:200]  # the line is consumed already: recover() must not drop another
+            raise
+
+    @staticmethod
+    def _command(data: bytes, offset: int) -> Command:
         devs: list[Deviation] = []
         if not data.endswith(b"\r\n"):
             devs.append(Deviation("command line ends in bare LF", offset, RFC, "2.2"))
-        r = _Reader(data, offset, devs)
+        r = _Reader(data, offset, devs, command=True)
         tag = r.atom()
         if not _TAG.match(tag):
             raise r.error(f"bad tag {tag!r}", "2.2.1")
