@@ -79,6 +79,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=False,
         help="run each scenario against the clean embedded peer and against its seeded defect",
     )
+    g.addoption(
+        "--profile",
+        default=None,
+        choices=("imap4rev1", "imap4rev2"),
+        help="IMAP revision to hold the server to (default: the highest its CAPABILITY announces)",
+    )
     g.addoption("--defect", default=None, help="start the embedded peer with this seeded defect (behaviour name)")
     g.addoption("--mailspec-progress", action="store_true", default=False, help=argparse_hidden())
 
@@ -343,6 +349,15 @@ def pop3(case_context: CaseContext) -> Iterator[Any]:
     from .clients.pop3 import POP3Sessions  # type: ignore[import-not-found,unused-ignore]
 
     sessions = POP3Sessions(case_context)
+    yield sessions
+    sessions.close_all()
+
+
+@pytest.fixture
+def imap(case_context: CaseContext, request: pytest.FixtureRequest) -> Iterator[Any]:
+    from .clients.imap import IMAPSessions
+
+    sessions = IMAPSessions(case_context, profile=request.config.getoption("profile"))
     yield sessions
     sessions.close_all()
 

@@ -106,12 +106,26 @@ _PAGE_LINE = re.compile(r"^(?:.*\[Page \d+\]\s*|RFC \d+\s{2,}.*\s{2,}\w+ \d{4}\s
 def rfc_text(number: int, directory: Path) -> str:
     """The RFC's text with page headers and footers removed and whitespace collapsed."""
     path = directory / f"rfc{number}.txt"
+    xml = directory / f"rfc{number}.xml"
     if not path.exists():
-        return ""
+        return _xml_text(xml) if xml.exists() else ""
     raw = path.read_text(encoding="utf-8", errors="replace").replace("\f", "\n")
     lines = [ln for ln in raw.splitlines() if not _PAGE_LINE.match(ln)]
     # A compound split across lines ("EHLO-" / "advertised") is one word again.
     return re.sub(r"(?<=\w)- (?=[a-z])", "-", " ".join(" ".join(lines).split()))
+
+
+def _xml_text(path: Path) -> str:
+    """An RFC in xml2rfc v3 form (RFC 8620, 8621) as plain text: tags dropped, entities decoded."""
+    import html
+
+    raw = path.read_text(encoding="utf-8", errors="replace")
+    raw = re.sub(r"<!--.*?-->", " ", raw, flags=re.DOTALL)
+    raw = re.sub(r"<!\[CDATA\[(.*?)\]\]>", r"\1", raw, flags=re.DOTALL)
+    # Inline markup (<bcp14>MUST</bcp14>, <tt>, <xref .../>) sits inside sentences: drop it without a space.
+    raw = re.sub(r"</?(?:bcp14|tt|em|strong|sub|sup|contact|eref|xref|iref|cref|spanx)\b[^>]*>", "", raw)
+    text = html.unescape(re.sub(r"<[^>]+>", " ", raw))
+    return " ".join(text.split())
 
 
 def quoted_in_rfc(req: Requirement, directory: Path) -> bool | None:

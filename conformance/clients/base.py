@@ -5,8 +5,9 @@ from __future__ import annotations
 import ssl
 from typing import Generic, Protocol, TypeVar
 
-from ..context import CaseContext
-from ..net import Transcript
+from ..context import CaseContext, make_message
+from ..net import NetError, Transcript
+from ..verdict import unsupported
 
 
 class _Greeting(Protocol):
@@ -51,3 +52,49 @@ class Sessions(Generic[C]):
     def close_all(self) -> None:
         for c in self._clients:
             c.close()
+
+    # --- test mail into the account's INBOX, the way mail really arrives -----
+
+    def can_deliver(self) -> bool:
+        where = self.target.extra.get("smtp") or self.target.extra.get("lmtp")
+        return bool(where) and bool(self.target.accounts and self.target.accounts[0].address)
+
+    def deliver(
+        self, n: int = 1, *, bodies: list[bytes] | None = None, headers: dict[str, str] | None = None
+    ) -> list[str]:
+        """Deliver ``n`` small test messages to the first account's INBOX; their tokens.
+
+        Mail goes over SMTP to ``target.extra["smtp"]`` (the embedded peer's SMTP
+        listener on the same store), or over LMTP to ``target.extra["lmtp"]`` (a local
+        peer's delivery agent for the same mailboxes). A target with no such way in is
+        UNSUPPORTED: fill its mailbox before the run and the cases work with what is there.
+        """
+        from .smtp import SMTPClient
+
+        lmtp = not self.target.extra.get("smtp") and bool(self.target.extra.get("lmtp"))
+        where = self.target.extra.get("smtp") or self.target.extra.get("lmtp")
+        if not where:
+            unsupported(f"no way to deliver test mail to this {self.target.protocol} target: pre-fill the mailbox")
+        host, _, port = str(where).rpartition(":")
+        address = self.target.accounts[0].address if self.target.accounts else ""
+        if not address:
+            unsupported("the account's mail address is not known")
+        tokens = []
+        label = "lmtp delivery" if lmtp else "smtp delivery"
+        with SMTPClient(
+            host, int(port), timeout=self.ctx.timeout, transcript=self.ctx.transcript(label), lmtp=lmtp
+        ) as s:
+            try:
+                s.connect()
+                s.ehlo()
+                for i in range(n):
+                    body = bodies[i % len(bodies)] if bodies else b"Hello from mailspec.\r\n"
+                    data, token = make_message(f"mailspec {self.target.protocol} test {i + 1}", body, headers=headers)
+                    replies = s.send_message(self.ctx.sender, [address], data)
+                    if replies[-1].code != 250:
+                        unsupported(f"the test message was not accepted over SMTP: {replies[-1]}")
+                    tokens.append(token)
+                s.quit()
+            except NetError as e:
+                unsupported(f"cannot deliver test mail over SMTP at {where}: {e}")
+        return tokens

@@ -11,13 +11,21 @@ kept in ``unsolicited``.
 from __future__ import annotations
 
 import base64
+import itertools
 import ssl
 import time
+import uuid
 from dataclasses import dataclass, field
 
-from ..net import Connection, Transcript
+from ..context import CaseContext
+from ..net import Connection, NetTimeout, Transcript
+from ..verdict import Violation, unsupported
 from ..wire import imap as wire
 from ..wire.errors import Deviation, RemoteProtocolError
+from .base import Sessions
+
+GREETING_REQ = "imap.rfc9051.3.greeting-state"
+PROFILES = ("imap4rev1", "imap4rev2")
 
 
 @dataclass
@@ -208,8 +216,238 @@ class IMAPClient:
     def has(self, capability: str) -> bool:
         return capability.upper() in self.capabilities
 
+    def try_read_response(self, timeout: float) -> wire.Response | None:
+        """A response if one arrives within ``timeout``, else None (connection still open)."""
+        try:
+            return self.read_response(timeout)
+        except NetTimeout:
+            return None
+
+    def closed_by_peer(self, timeout: float = 2.0) -> bool:
+        return self.conn.closed or self.conn.wait_closed(timeout)
+
+    # --- commands scenarios use all the time ---------------------------------
+
+    def create(self, mailbox: str) -> Result:
+        return self.command("CREATE", wire.encode_mailbox(mailbox))
+
+    def delete(self, mailbox: str) -> Result:
+        return self.command("DELETE", wire.encode_mailbox(mailbox))
+
+    def append(
+        self, mailbox: str, message: bytes, flags: tuple[str, ...] | None = None, date: str | None = None
+    ) -> Result:
+        args: list[wire.Arg] = [wire.encode_mailbox(mailbox)]
+        if flags is not None:
+            args.append([wire.Atom(f) for f in flags])
+        if date is not None:
+            args.append(date)
+        args.append(message)
+        return self.command("APPEND", *args)
+
+    def fetch(self, seqset: str, items: str, *, uid: bool = False) -> tuple[Result, dict[int, dict[str, wire.Value]]]:
+        """FETCH (or UID FETCH): the result and the items of each ``* n FETCH``, by message number."""
+        name = "UID FETCH" if uid else "FETCH"
+        res = self.command(name, wire.Atom(seqset), wire.Atom(items))
+        out: dict[int, dict[str, wire.Value]] = {}
+        for u in res.named("FETCH"):
+            if u.number is not None:
+                out.setdefault(u.number, {}).update(fetch_items(u))
+        return res, out
+
+    def store(self, seqset: str, item: str, flags: tuple[str, ...], *, uid: bool = False) -> Result:
+        name = "UID STORE" if uid else "STORE"
+        return self.command(name, wire.Atom(seqset), wire.Atom(item), [wire.Atom(f) for f in flags])
+
+    def search(self, *criteria: wire.Arg, uid: bool = False) -> tuple[Result, list[int]]:
+        """SEARCH (or UID SEARCH): the result and the numbers of every ``* SEARCH`` (ESEARCH ALL too)."""
+        res = self.command("UID SEARCH" if uid else "SEARCH", *criteria)
+        found: list[int] = []
+        for u in res.named("SEARCH"):
+            found += [int(v) for v in u.values if isinstance(v, str) and v.isdigit()]
+        for u in res.named("ESEARCH"):
+            vals = list(u.values)
+            for key, val in itertools.pairwise(vals):
+                if isinstance(key, str) and key.upper() == "ALL" and isinstance(val, str):
+                    found += wire.expand_sequence_set(val, max(int(x) for x in val.replace(":", ",").split(",")))
+        return res, found
+
     def __enter__(self) -> IMAPClient:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def fetch_items(u: wire.Untagged) -> dict[str, wire.Value]:
+    """``* n FETCH (FLAGS (..) UID 4 BODY[] {..})`` -> {"FLAGS": [...], "UID": "4", "BODY[]": b"..."}.
+
+    Item names are upper-cased; a section spec keeps its brackets (``BODY[HEADER]``, ``BODY[]<0>``).
+    """
+    if len(u.values) != 1 or not isinstance(u.values[0], list):
+        raise RemoteProtocolError(
+            Deviation(f"FETCH data is not one parenthesised list: {u.raw[:80]!r}", 0, "RFC 9051", "7.5.2")
+        )
+    items = u.values[0]
+    if len(items) % 2:
+        raise RemoteProtocolError(
+            Deviation(f"FETCH data has an item without a value: {u.raw[:80]!r}", 0, "RFC 9051", "7.5.2")
+        )
+    out: dict[str, wire.Value] = {}
+    for i in range(0, len(items), 2):
+        key = items[i]
+        if not isinstance(key, str):
+            raise RemoteProtocolError(Deviation(f"FETCH item name is not an atom: {key!r}", 0, "RFC 9051", "7.5.2"))
+        out[key.upper()] = items[i + 1]
+    return out
+
+
+def code_arg(res: Result | wire.Untagged, name: str) -> str | None:
+    """The first argument of response code ``name`` in a tagged or untagged response (``UIDVALIDITY 3`` -> "3")."""
+    responses: list[wire.Tagged | wire.Untagged] = (
+        [res] if isinstance(res, wire.Untagged) else [*res.untagged, res.tagged]
+    )
+    for r in responses:
+        if r.code is not None and r.code.name == name.upper():
+            return " ".join(str(a) for a in r.code.args) if r.code.args else ""
+    return None
+
+
+class IMAPSessions(Sessions[IMAPClient]):
+    """The ``imap`` fixture: reference-client sessions to the case's target, and scratch mailboxes.
+
+    Cases that need messages get a mailbox of their own (``scratch``), so cases running in
+    parallel on one account never see each other's messages; it is deleted at teardown.
+    """
+
+    def __init__(self, ctx: CaseContext, profile: str | None = None) -> None:
+        super().__init__(ctx)
+        self.profile_option = profile
+        self._scratch: list[str] = []
+
+    def _client(self, port: int, tls: ssl.SSLContext | None, transcript: Transcript) -> IMAPClient:
+        return IMAPClient(self.target.host, port, timeout=self.ctx.timeout, implicit_tls=tls, transcript=transcript)
+
+    def ready(self) -> IMAPClient:
+        """Connected and greeted with ``* OK`` (not authenticated state)."""
+        client = self.open()
+        assert client.greeting is not None
+        if client.greeting.name == "PREAUTH":
+            unsupported("the server greets with PREAUTH: the not authenticated state cannot be tested")
+        if client.greeting.name != "OK":
+            raise Violation(f"the greeting was not * OK: {client.greeting.raw[:200]!r}", req=GREETING_REQ)
+        return client
+
+    def capabilities(self, client: IMAPClient) -> set[str]:
+        """The capabilities in force now (asks CAPABILITY when none were announced yet)."""
+        if not client.capabilities:
+            client.capability()
+        return client.capabilities
+
+    def require(self, client: IMAPClient, capability: str) -> None:
+        """UNSUPPORTED unless CAPABILITY announces ``capability`` (e.g. "IDLE", "AUTH=PLAIN")."""
+        if capability.upper() not in self.capabilities(client):
+            unsupported(f"the server does not announce {capability} in CAPABILITY")
+
+    def secure(self, client: IMAPClient) -> None:
+        """STARTTLS when offered and the session is not yet under TLS."""
+        if not client.conn.is_tls and "STARTTLS" in self.capabilities(client):
+            res = client.starttls(self.ctx.tls_context())
+            if not res.ok:
+                unsupported(f"STARTTLS was refused: {res}")
+
+    def attempt_login(self, client: IMAPClient) -> Result:
+        """LOGIN with the target's credentials, or AUTHENTICATE PLAIN while LOGINDISABLED is announced."""
+        user, password = self.ctx.credentials()
+        caps = self.capabilities(client)
+        if "LOGINDISABLED" in caps and "AUTH=PLAIN" in caps:
+            return client.authenticate_plain(user, password)
+        return client.login(user, password)
+
+    def login(self, client: IMAPClient | None = None, *, secure: bool = True, profile: bool = True) -> IMAPClient:
+        """A session in the authenticated state (after STARTTLS when offered); UNSUPPORTED if refused.
+
+        Under the imap4rev2 profile on a server that announces both revisions, IMAP4rev2 is
+        ENABLEd (RFC 9051 section 2.1): such a server acts as IMAP4rev1 until then.
+        """
+        c = client or self.ready()
+        if secure:
+            self.secure(c)
+        res = self.attempt_login(c)
+        if not res.ok:
+            unsupported(f"could not log in as {self.ctx.credentials()[0]}: {res}")
+        caps = self.capabilities(c)
+        if profile and self.profile(c) == "imap4rev2" and "IMAP4REV1" in caps and "ENABLE" in caps:
+            c.command("ENABLE", wire.Atom("IMAP4rev2"))
+        return c
+
+    def profile(self, client: IMAPClient) -> str:
+        """imap4rev1 or imap4rev2: --profile when given, else the highest revision CAPABILITY announces."""
+        caps = self.capabilities(client)
+        if self.profile_option:
+            wanted = self.profile_option.upper()
+            if wanted not in caps:
+                unsupported(f"--profile {self.profile_option}: the server does not announce {wanted}")
+            return self.profile_option
+        return "imap4rev2" if "IMAP4REV2" in caps else "imap4rev1"
+
+    def require_profile(self, client: IMAPClient, profile: str) -> None:
+        """UNSUPPORTED unless the session runs under ``profile`` (rules of one revision only)."""
+        if self.profile(client) != profile:
+            unsupported(f"this rule applies to {profile}; the session runs {self.profile(client)}")
+
+    # --- scratch mailboxes -----------------------------------------------------
+
+    def scratch(
+        self,
+        client: IMAPClient,
+        messages: list[bytes] | tuple[bytes, ...] = (),
+        *,
+        flags: tuple[str, ...] | None = None,
+        select: bool = True,
+        prefix: str = "mailspec",
+    ) -> str:
+        """A new empty mailbox only this case uses, filled by APPEND, selected; its name."""
+        name = f"{prefix}-{uuid.uuid4().hex[:12]}"
+        res = client.create(name)
+        if not res.ok:
+            unsupported(f"cannot create a scratch mailbox for the case: {res}")
+        self._scratch.append(name)
+        for data in messages:
+            res = client.append(name, data, flags)
+            if not res.ok:
+                unsupported(f"cannot APPEND the case's test message: {res}")
+        if select:
+            res = client.select(name)
+            if not res.ok:
+                unsupported(f"cannot SELECT the case's scratch mailbox: {res}")
+        return name
+
+    def selected(self, messages: int = 0, *, flags: tuple[str, ...] | None = None) -> IMAPClient:
+        """Logged in with a scratch mailbox of ``messages`` test messages selected."""
+        from ..context import make_message
+
+        client = self.login()
+        self.scratch(client, [make_message(f"mailspec imap test {i + 1}")[0] for i in range(messages)], flags=flags)
+        return client
+
+    def uids(self, client: IMAPClient) -> list[int]:
+        """The UIDs of the selected mailbox in message-number order."""
+        res, items = client.fetch("1:*", "(UID)")
+        if not res.ok and items == {}:
+            return []
+        return [int(str(items[n]["UID"])) for n in sorted(items) if "UID" in items[n]]
+
+    def close_all(self) -> None:
+        super().close_all()
+        if not self._scratch:
+            return
+        try:
+            client = self.login(profile=False)
+            for name in self._scratch:
+                client.delete(name)
+            client.logout()
+        except Exception:  # cleanup must not turn a verdict into an error
+            pass
+        finally:
+            super().close_all()

@@ -16,8 +16,7 @@ import ssl
 import time
 from collections.abc import Callable
 
-from ..context import make_message
-from ..net import Connection, ConnectionClosed, NetError, NetTimeout, Transcript
+from ..net import Connection, ConnectionClosed, NetTimeout, Transcript
 from ..verdict import Violation, unsupported
 from ..wire import pop3 as wire
 from .base import Sessions
@@ -302,42 +301,8 @@ class POP3Sessions(Sessions[POP3Client]):
     def seed(
         self, n: int = 1, *, bodies: list[bytes] | None = None, headers: dict[str, str] | None = None
     ) -> list[str]:
-        """Deliver ``n`` small test messages to the account's maildrop; their tokens.
-
-        Mail goes over SMTP to ``target.extra["smtp"]`` (the embedded peer's SMTP
-        listener on the same store), or over LMTP to ``target.extra["lmtp"]`` (a local
-        peer's delivery agent for the same maildrops). A target with no such way in is UNSUPPORTED: fill
-        its maildrop before the run and the cases work with what is there.
-        """
-        from .smtp import SMTPClient
-
-        lmtp = not self.target.extra.get("smtp") and bool(self.target.extra.get("lmtp"))
-        where = self.target.extra.get("smtp") or self.target.extra.get("lmtp")
-        if not where:
-            unsupported("no way to deliver test mail to this POP3 target: pre-fill the maildrop")
-        host, _, port = str(where).rpartition(":")
-        address = self.target.accounts[0].address if self.target.accounts else ""
-        if not address:
-            unsupported("the account's mail address is not known")
-        tokens = []
-        label = "lmtp seed" if lmtp else "smtp seed"
-        with SMTPClient(
-            host, int(port), timeout=self.ctx.timeout, transcript=self.ctx.transcript(label), lmtp=lmtp
-        ) as s:
-            try:
-                s.connect()
-                s.ehlo()
-                for i in range(n):
-                    body = bodies[i % len(bodies)] if bodies else b"Hello from mailspec.\r\n"
-                    data, token = make_message(f"mailspec pop3 test {i + 1}", body, headers=headers)
-                    replies = s.send_message(self.ctx.sender, [address], data)
-                    if replies[-1].code != 250:
-                        unsupported(f"the test message was not accepted over SMTP: {replies[-1]}")
-                    tokens.append(token)
-                s.quit()
-            except NetError as e:
-                unsupported(f"cannot deliver test mail over SMTP at {where}: {e}")
-        return tokens
+        """Deliver ``n`` small test messages to the account's maildrop; their tokens (``Sessions.deliver``)."""
+        return self.deliver(n, bodies=bodies, headers=headers)
 
     def find(self, client: POP3Client, token: str) -> int | None:
         """The message-number whose TOP/RETR holds ``token``, searching from the newest."""
@@ -348,8 +313,7 @@ class POP3Sessions(Sessions[POP3Client]):
         return None
 
     def can_seed(self) -> bool:
-        where = self.target.extra.get("smtp") or self.target.extra.get("lmtp")
-        return bool(where) and bool(self.target.accounts and self.target.accounts[0].address)
+        return self.can_deliver()
 
     def ensure(self, n: int = 1) -> None:
         """Deliver ``n`` test messages when the target can take them; otherwise use what the maildrop holds."""

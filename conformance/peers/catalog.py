@@ -24,7 +24,7 @@ class PeerInfo:
 
 CATALOG: dict[str, PeerInfo] = {
     "embedded": PeerInfo(
-        "embedded", ("smtp", "submission", "lmtp", "pop3"), "mailspec's reference servers, in process"
+        "embedded", ("smtp", "submission", "lmtp", "pop3", "imap"), "mailspec's reference servers, in process"
     ),
     "postfix": PeerInfo(
         "postfix", ("smtp",), "Postfix from Debian's package, a private instance", ("postfix",), ("postfix", "unshare")
@@ -51,6 +51,15 @@ CATALOG: dict[str, PeerInfo] = {
         ("dovecot-core", "dovecot-lmtpd", "dovecot-pop3d", "dovecot-imapd"),
         ("dovecot",),
         files=("/usr/lib/dovecot/lmtp", "/usr/lib/dovecot/pop3", "/usr/lib/dovecot/imap"),
+    ),
+    "cyrus": PeerInfo(
+        "cyrus",
+        ("lmtp", "pop3", "imap", "jmap"),
+        "Cyrus IMAP 3.6 from Debian's packages, unpacked beside Dovecot (they conflict), a private instance",
+        ("cyrus-common", "cyrus-imapd", "cyrus-pop3d", "cyrus-caldav", "sasl2-bin"),
+        ("saslpasswd2", "unshare"),
+        files=("cyrus/root/usr/lib/cyrus/bin/master", "cyrus/root/usr/lib/cyrus/bin/httpd"),
+        install_hint="ci/install-peers cyrus (apt-get download + dpkg -x: installing cyrus-imapd would remove dovecot)",
     ),
 }
 
@@ -95,4 +104,8 @@ def make_peer(name: str, *, behaviours: tuple[str, ...] = ()) -> Any:
         from .dovecot import DovecotPeer
 
         return DovecotPeer()
+    if name == "cyrus":
+        from .cyrus import CyrusPeer
+
+        return CyrusPeer()
     raise PeerError(f"no backend for {name}")
