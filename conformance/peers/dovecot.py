@@ -25,6 +25,7 @@ from .local import ACCOUNTS, DOMAIN, FIXTURES, HOSTNAME, LocalPeer, _which, free
 PACKAGES = ("dovecot-core", "dovecot-lmtpd", "dovecot-pop3d", "dovecot-imapd")
 SERVICES = {"lmtp": "dovecot-lmtpd", "pop3": "dovecot-pop3d", "imap": "dovecot-imapd"}
 LIBEXEC = Path("/usr/lib/dovecot")
+FULL_USER = "carol"
 
 
 class DovecotPeer(LocalPeer):
@@ -63,6 +64,10 @@ class DovecotPeer(LocalPeer):
         for sub in ("run", "state"):
             (base / sub).mkdir(mode=0o755)
         (base / "passwd").write_text("".join(f"{a.user}:{{PLAIN}}{a.password}\n" for a in ACCOUNTS))
+        # userdb: the test accounts, and carol with a full mailbox (a 1-octet quota) for LMTP.
+        users = [f"{a.user}::::::\n" for a in ACCOUNTS] + [f"{FULL_USER}:::::::userdb_quota_rule=*:storage=1B\n"]
+        (base / "userdb").write_text("".join(users))
+        os.chown(base / "userdb", pw.pw_uid, pw.pw_gid)
         (base / "passwd").chmod(0o600)
         os.chown(base / "passwd", pw.pw_uid, pw.pw_gid)  # read by auth-worker, which runs as dovecot
         tls = loopback_material()
@@ -103,7 +108,9 @@ class DovecotPeer(LocalPeer):
                 maildir=str(base / "mail"),
                 cafile=self._cafile,
                 # POP3 and IMAP cases can put test mail into the store over this LMTP listener.
-                extra={"role": "primary"} if protocol == "lmtp" else {"role": "primary", "lmtp": lmtp},
+                extra={"role": "primary", "full_recipient": f"{FULL_USER}@{DOMAIN}"}
+                if protocol == "lmtp"
+                else {"role": "primary", "lmtp": lmtp},
             )
             for protocol, port in self.listeners.items()
         ]
