@@ -78,6 +78,7 @@ class IMAPClient:
         self.greeting: wire.Untagged | None = None
         self.capabilities: set[str] = set()
         self.unsolicited: list[wire.Untagged] = []
+        self.enabled: set[str] = set()  # what ENABLED responses said is on (upper-case)
 
     @property
     def conn(self) -> Connection:
@@ -162,6 +163,8 @@ class IMAPClient:
             untagged.append(r)
 
     def _learn_capabilities(self, r: wire.Untagged) -> None:
+        if r.name == "ENABLED":
+            self.enabled |= {str(v).upper() for v in r.values}
         if r.name == "CAPABILITY":
             self.capabilities = {str(v).upper() for v in r.values}
         elif r.code is not None and r.code.name == "CAPABILITY":
@@ -364,20 +367,39 @@ class IMAPSessions(Sessions[IMAPClient]):
             return client.authenticate_plain(user, password)
         return client.login(user, password)
 
-    def login(self, client: IMAPClient | None = None, *, secure: bool = True, profile: bool = True) -> IMAPClient:
+    def login(
+        self,
+        client: IMAPClient | None = None,
+        *,
+        secure: bool = True,
+        profile: bool = True,
+        rev: str | None = None,
+    ) -> IMAPClient:
         """A session in the authenticated state (after STARTTLS when offered); UNSUPPORTED if refused.
 
-        Under the imap4rev2 profile on a server that announces both revisions, IMAP4rev2 is
-        ENABLEd (RFC 9051 section 2.1): such a server acts as IMAP4rev1 until then.
+        The session's revision: ``rev`` ("imap4rev1" or "imap4rev2") for a case about one
+        revision's rules, else --profile, else the highest the server announces. A server
+        announcing both acts as IMAP4rev1 until the client ENABLEs IMAP4rev2 (RFC 9051 2.1),
+        which this does for an imap4rev2 session. ``profile=False`` leaves the session as the
+        server starts it.
         """
+        if rev is not None and self.profile_option and rev != self.profile_option:
+            unsupported(f"this rule applies to {rev}; the run holds the server to --profile {self.profile_option}")
         c = client or self.ready()
         if secure:
             self.secure(c)
         res = self.attempt_login(c)
         if not res.ok:
             unsupported(f"could not log in as {self.ctx.credentials()[0]}: {res}")
+        if not profile:
+            return c
         caps = self.capabilities(c)
-        if profile and self.profile(c) == "imap4rev2" and "IMAP4REV1" in caps and "ENABLE" in caps:
+        wanted = rev or self.profile(c)
+        if wanted.upper() not in caps:
+            unsupported(f"this rule applies to {wanted}; the server does not announce {wanted.upper()}")
+        if wanted == "imap4rev2" and "IMAP4REV1" in caps:
+            if "ENABLE" not in caps:
+                unsupported("the server announces IMAP4rev1 and IMAP4rev2 but not ENABLE: IMAP4rev2 cannot be enabled")
             c.command("ENABLE", wire.Atom("IMAP4rev2"))
         return c
 
@@ -391,10 +413,23 @@ class IMAPSessions(Sessions[IMAPClient]):
             return self.profile_option
         return "imap4rev2" if "IMAP4REV2" in caps else "imap4rev1"
 
+    def mode(self, client: IMAPClient) -> str:
+        """The revision the session runs now: IMAP4rev2 once ENABLEd, or on a server that offers only it."""
+        caps = self.capabilities(client)
+        if "IMAP4REV2" in client.enabled or ("IMAP4REV2" in caps and "IMAP4REV1" not in caps):
+            return "imap4rev2"
+        return "imap4rev1"
+
     def require_profile(self, client: IMAPClient, profile: str) -> None:
-        """UNSUPPORTED unless the session runs under ``profile`` (rules of one revision only)."""
-        if self.profile(client) != profile:
-            unsupported(f"this rule applies to {profile}; the session runs {self.profile(client)}")
+        """UNSUPPORTED unless the session runs under ``profile`` (rules of one revision only).
+
+        Cases about one revision's rules should log in with ``login(rev=...)``, so that a
+        server offering both revisions is judged on each.
+        """
+        if self.profile_option and self.profile_option != profile:
+            unsupported(f"this rule applies to {profile}; the run holds the server to --profile {self.profile_option}")
+        if self.mode(client) != profile:
+            unsupported(f"this rule applies to {profile}; the session runs {self.mode(client)}")
 
     # --- scratch mailboxes -----------------------------------------------------
 
@@ -423,11 +458,13 @@ class IMAPSessions(Sessions[IMAPClient]):
                 unsupported(f"cannot SELECT the case's scratch mailbox: {res}")
         return name
 
-    def selected(self, messages: int = 0, *, flags: tuple[str, ...] | None = None) -> IMAPClient:
-        """Logged in with a scratch mailbox of ``messages`` test messages selected."""
+    def selected(
+        self, messages: int = 0, *, flags: tuple[str, ...] | None = None, rev: str | None = None
+    ) -> IMAPClient:
+        """Logged in (as ``login(rev=...)``) with a scratch mailbox of ``messages`` test messages selected."""
         from ..context import make_message
 
-        client = self.login()
+        client = self.login(rev=rev)
         self.scratch(client, [make_message(f"mailspec imap test {i + 1}")[0] for i in range(messages)], flags=flags)
         return client
 

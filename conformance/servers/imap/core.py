@@ -282,6 +282,12 @@ class Session:
         return box
 
     def messages(self, seqset: wire.Value, uid: bool) -> list[tuple[int, StoredMessage]]:
+        """``resolve_messages``, through ``HOOKS.messages`` when messages.py sets it (its seeded defects)."""
+        if HOOKS.messages is not None:
+            return HOOKS.messages(self, seqset, uid)
+        return self.resolve_messages(seqset, uid)
+
+    def resolve_messages(self, seqset: wire.Value, uid: bool) -> list[tuple[int, StoredMessage]]:
         """(message number, message) named by a sequence set or UID set, in the session's view.
 
         Messages expunged by another session that this session has not been told about
@@ -441,6 +447,8 @@ class Hooks:
     wrong_state: Callable[[Session, Cmd], bool] = lambda s, cmd: False  # True: complete with OK anyway
     unknown_command: Callable[[Session, Cmd], None] = _unknown
     unreadable: Callable[[Session, str | None, str], None] = _unreadable  # a line the grammar cannot read
+    # sequence set -> messages; messages.py wraps Session.resolve_messages with its seeded defects
+    messages: Callable[[Session, wire.Value, bool], list[tuple[int, StoredMessage]]] | None = None
 
 
 HOOKS = Hooks()

@@ -1,0 +1,340 @@
+"""Two sessions on one mailbox: what the second is told about the first's changes, and when
+(RFC 9051 2.3.1.2, 5.2, 7, 7.5.1; RFC 3501 2.3.2 \\Recent), and IDLE (RFC 9051 6.3.13)."""
+
+import time
+
+from conformance.clients.imap import IMAPClient, IMAPSessions, Result, fetch_items
+from conformance.context import make_message
+from conformance.scenario import case
+from conformance.servers.imap import search as srv
+from conformance.verdict import check, unsupported
+from conformance.wire import imap as wire
+
+WAIT = 5.0  # how long an idling session may take to be told of another session's change
+
+
+def _pair(imap: IMAPSessions, n: int, *, rev1: bool = False) -> tuple[IMAPClient, IMAPClient, str]:
+    """Sessions A and B with the same scratch mailbox of ``n`` messages selected; and its name."""
+    a = _rev1_login(imap) if rev1 else imap.login()
+    name = imap.scratch(a, [make_message(f"sync {i + 1}")[0] for i in range(n)])
+    b = _rev1_login(imap) if rev1 else imap.login()
+    res = b.select(name)
+    if not res.ok:
+        unsupported(f"a second session cannot SELECT the mailbox: {res}")
+    return a, b, name
+
+
+def _rev1_login(imap: IMAPSessions) -> IMAPClient:
+    """A session under IMAP4rev1: IMAP4rev2 not ENABLEd (a server announcing both acts as rev1 until then)."""
+    if imap.profile_option == "imap4rev2":
+        unsupported("--profile imap4rev2: this rule applies to IMAP4rev1 sessions")
+    client = imap.login(profile=False)
+    imap.require(client, "IMAP4rev1")
+    return client
+
+
+def _expunge(client: IMAPClient, seqset: str) -> None:
+    """Session A removes messages ``seqset`` for good."""
+    if not client.store(seqset, "+FLAGS", ("\\Deleted",)).ok or not client.command("EXPUNGE").ok:
+        unsupported(f"session A could not expunge messages {seqset}")
+
+
+def _removals(untagged: list[wire.Untagged]) -> list[str]:
+    return [u.raw.decode(errors="replace").strip() for u in untagged if u.name in ("EXPUNGE", "VANISHED")]
+
+
+def _shown(res: Result | list[wire.Untagged]) -> str:
+    untagged = res.untagged if isinstance(res, Result) else res
+    return " | ".join(u.raw.decode(errors="replace").strip() for u in untagged) or "(no untagged response)"
+
+
+# --- updates at the next command -----------------------------------------------------------
+
+
+@case("imap.rfc9051.5.2.size-updates", defect=srv.NO_SIZE_UPDATE)
+def test_append_by_other_session_exists(imap: IMAPSessions) -> None:
+    a, b, name = _pair(imap, 2)
+    a.append(name, make_message("added by session A")[0])
+    res = b.noop()
+    counts = [u.number for u in res.named("EXISTS")]
+    check(3 in counts, "session B was not told of the new message at NOOP", expected="* 3 EXISTS", observed=_shown(res))
+
+
+@case("imap.rfc9051.5.2.flag-updates", defect=srv.NO_FLAG_UPDATE)
+def test_flag_change_by_other_session_fetch(imap: IMAPSessions) -> None:
+    a, b, _ = _pair(imap, 2)
+    a.store("1", "+FLAGS", ("\\Flagged",))
+    res = b.noop()
+    told = [fetch_items(u).get("FLAGS") for u in res.named("FETCH") if u.number == 1]
+    check(
+        any(isinstance(f, list) and "\\Flagged" in f for f in told),
+        "session B was not told that session A set \\Flagged",
+        expected="* 1 FETCH (FLAGS (\\Flagged))",
+        observed=_shown(res),
+    )
+
+
+@case("imap.rfc9051.2.3.1.2.exists-before-use", defect=srv.EXISTS_AFTER_FETCH)
+def test_exists_before_new_message_number(imap: IMAPSessions) -> None:
+    a, b, name = _pair(imap, 2)
+    a.append(name, make_message("added by session A")[0])
+    res = b.command("FETCH", wire.Atom("1:*"), [wire.Atom("UID")])
+    known = 2
+    for u in res.untagged:
+        if u.name == "EXISTS" and u.number is not None:
+            known = u.number
+        elif u.name == "FETCH" and u.number is not None:
+            check(
+                u.number <= known,
+                "a FETCH response named a message number that no EXISTS had announced yet",
+                expected=f"* {u.number} EXISTS before * {u.number} FETCH",
+                observed=_shown(res),
+            )
+
+
+# --- EXPUNGE rules (RFC 9051 7.5.1) ---------------------------------------------------------------
+
+
+@case("imap.rfc9051.7.5.1.no-expunge-during-fetch-store-search", defect=srv.EXPUNGE_DURING_FETCH)
+def test_no_expunge_during_fetch(imap: IMAPSessions) -> None:
+    a, b, _ = _pair(imap, 3)
+    _expunge(a, "1")
+    res = b.command("FETCH", wire.Atom("1:*"), [wire.Atom("FLAGS")])
+    check(not _removals(res.untagged), "EXPUNGE was sent during FETCH", expected="no EXPUNGE", observed=_shown(res))
+
+
+@case("imap.rfc9051.7.5.1.no-expunge-during-fetch-store-search", defect=srv.EXPUNGE_DURING_STORE)
+def test_no_expunge_during_store(imap: IMAPSessions) -> None:
+    a, b, _ = _pair(imap, 3)
+    _expunge(a, "1")
+    res = b.store("2", "+FLAGS", ("\\Seen",))
+    check(not _removals(res.untagged), "EXPUNGE was sent during STORE", expected="no EXPUNGE", observed=_shown(res))
+
+
+@case("imap.rfc9051.7.5.1.no-expunge-during-fetch-store-search", defect=srv.EXPUNGE_DURING_SEARCH)
+def test_no_expunge_during_search(imap: IMAPSessions) -> None:
+    a, b, _ = _pair(imap, 3)
+    _expunge(a, "1")
+    res = b.command("SEARCH", wire.Atom("ALL"))
+    check(not _removals(res.untagged), "EXPUNGE was sent during SEARCH", expected="no EXPUNGE", observed=_shown(res))
+
+
+@case("imap.rfc9051.7.5.1.no-expunge-during-fetch-store-search", defect=srv.RENUMBER_SILENTLY)
+def test_numbers_stay_until_told(imap: IMAPSessions) -> None:
+    a, b, _ = _pair(imap, 3)
+    uids = imap.uids(b)
+    if len(uids) != 3:
+        unsupported(f"session B could not FETCH the UIDs: {uids}")
+    _expunge(a, "1")
+    res, items = b.fetch("3", "(UID)")
+    got = items.get(3, {}).get("UID")
+    check(
+        str(got) == str(uids[2]),
+        "message 3 of session B is no longer the message B knows as 3, and B was not told",
+        expected=f"* 3 FETCH (UID {uids[2]})",
+        observed=_shown(res),
+    )
+
+
+@case("imap.rfc9051.7.unilateral-expunge", defect=srv.NO_UNILATERAL_EXPUNGE)
+def test_expunge_told_at_noop(imap: IMAPSessions) -> None:
+    a, b, _ = _pair(imap, 3)
+    _expunge(a, "1")
+    res = b.noop()
+    check(
+        _removals(res.untagged),
+        "session B was not told of the expunge at NOOP",
+        expected="* 1 EXPUNGE",
+        observed=_shown(res),
+    )
+
+
+@case("imap.rfc9051.5.2.no-exists-decrease", defect=srv.EXISTS_DECREASE)
+def test_no_exists_decrease(imap: IMAPSessions) -> None:
+    a, b, _ = _pair(imap, 3)
+    _expunge(a, "1:2")
+    res = b.noop()
+    count = 3
+    for u in res.untagged:
+        if u.name == "EXPUNGE":
+            count -= 1
+        elif u.name == "EXISTS" and u.number is not None:
+            check(
+                u.number >= count,
+                "an EXISTS reduced the number of messages (only EXPUNGE may)",
+                expected=f"EXPUNGE responses, EXISTS >= {count}",
+                observed=_shown(res),
+            )
+
+
+@case("imap.rfc9051.7.5.1.decrement", defect=srv.NO_DECREMENT)
+def test_expunge_numbers_decrement(imap: IMAPSessions) -> None:
+    a, b, _ = _pair(imap, 4)
+    uids = imap.uids(b)
+    if len(uids) != 4:
+        unsupported(f"session B could not FETCH the UIDs: {uids}")
+    _expunge(a, "2:3")
+    res = b.noop()
+    told = [u.number for u in res.named("EXPUNGE") if u.number is not None]
+    if len(told) != 2:
+        unsupported(f"session B was not told of both expunges with EXPUNGE at NOOP: {_shown(res)}")
+    mine = list(uids)
+    for n in told:
+        check(1 <= n <= len(mine), f"EXPUNGE {n} names no message of the mailbox", observed=_shown(res))
+        mine.pop(n - 1)
+    now = imap.uids(b)
+    check(
+        mine == now,
+        "the EXPUNGE numbers, each counting the earlier ones as gone, do not leave the messages that remain",
+        expected=f"UIDs {now} after {_shown(res)}",
+        observed=f"UIDs {mine}",
+    )
+
+
+# --- IMAP4rev1 \Recent (RFC 3501 2.3.2) --------------------------------------------------------------
+
+
+def _has_recent(client: IMAPClient) -> bool | None:
+    _, items = client.fetch("1", "(FLAGS)")
+    flags = items.get(1, {}).get("FLAGS")
+    return None if not isinstance(flags, list) else "\\Recent" in flags
+
+
+@case("imap.rfc3501.2.3.2.recent-one-session", defect=srv.RECENT_LATER_SESSIONS)
+def test_recent_for_first_session_only(imap: IMAPSessions) -> None:
+    a = _rev1_login(imap)
+    name = imap.scratch(a, [make_message("recent")[0]], select=False)
+    b = _rev1_login(imap)
+    if not b.select(name).ok:
+        unsupported("session B cannot SELECT the mailbox")
+    first = _has_recent(b)
+    b.logout()
+    c = _rev1_login(imap)
+    if not c.select(name).ok:
+        unsupported("session C cannot SELECT the mailbox")
+    second = _has_recent(c)
+    if first is None or second is None:
+        unsupported("FETCH FLAGS gave no flags")
+    check(first, "the first session to select the mailbox does not see \\Recent", observed=f"B: {first}")
+    check(not second, "a later session still sees \\Recent on the message", expected="no \\Recent", observed="\\Recent")
+
+
+# --- IDLE (RFC 9051 6.3.13) ----------------------------------------------------------------------------
+
+
+def _idle(imap: IMAPSessions, client: IMAPClient) -> tuple[str, wire.Response | None]:
+    """IDLE sent; its tag and the first response that is not untagged (None after 3 s of nothing)."""
+    imap.require(client, "IDLE")
+    tag = client.next_tag()
+    client.send(f"{tag} IDLE\r\n".encode())
+    while True:
+        r = client.try_read_response(3.0)
+        if not isinstance(r, wire.Untagged):
+            return tag, r
+
+
+def _idling(imap: IMAPSessions, client: IMAPClient) -> str:
+    tag, r = _idle(imap, client)
+    if not isinstance(r, wire.Continuation):
+        unsupported(f"IDLE was not accepted: {r}")
+    return tag
+
+
+def _done(client: IMAPClient, tag: str) -> wire.Tagged | None:
+    """DONE sent; the tagged response to IDLE if it comes within 3 s."""
+    client.send(b"DONE\r\n")
+    while True:
+        r = client.try_read_response(3.0)
+        if r is None or (isinstance(r, wire.Tagged) and r.tag == tag):
+            return r
+        if isinstance(r, wire.Tagged):
+            return None
+
+
+def _told(client: IMAPClient, name: str, timeout: float = WAIT) -> tuple[wire.Untagged | None, list[wire.Untagged]]:
+    """The first untagged ``name`` (one of several names: "EXPUNGE|VANISHED") within ``timeout``; all seen."""
+    names = name.split("|")
+    seen: list[wire.Untagged] = []
+    deadline = time.monotonic() + timeout
+    while (left := deadline - time.monotonic()) > 0:
+        r = client.try_read_response(left)
+        if r is None:
+            break
+        if isinstance(r, wire.Untagged):
+            seen.append(r)
+            if r.name in names:
+                return r, seen
+    return None, seen
+
+
+@case("imap.rfc9051.6.3.13.continuation", defect=srv.IDLE_NO_CONTINUATION)
+def test_idle_continuation(imap: IMAPSessions) -> None:
+    client = imap.selected(1)
+    tag, r = _idle(imap, client)
+    check(isinstance(r, wire.Continuation), "IDLE got no continuation request", expected="+ idling", observed=str(r))
+    _done(client, tag)
+
+
+@case("imap.rfc9051.6.3.13.done-tagged", defect=srv.IDLE_DONE_NO_TAGGED)
+def test_idle_done_tagged_ok(imap: IMAPSessions) -> None:
+    client = imap.selected(1)
+    tag = _idling(imap, client)
+    r = _done(client, tag)
+    check(
+        r is not None and r.status == "OK",
+        "DONE was not answered with the tagged OK of IDLE",
+        expected=f"{tag} OK",
+        observed=str(r),
+    )
+
+
+@case("imap.rfc9051.6.3.13.updates", defect=srv.IDLE_NO_UPDATES)
+def test_idle_new_message(imap: IMAPSessions) -> None:
+    a, b, name = _pair(imap, 1)
+    tag = _idling(imap, b)
+    a.append(name, make_message("added during IDLE")[0])
+    got, seen = _told(b, "EXISTS")
+    _done(b, tag)
+    check(
+        got is not None, f"no EXISTS came during IDLE within {WAIT:g} s", expected="* 2 EXISTS", observed=_shown(seen)
+    )
+
+
+@case("imap.rfc9051.6.3.13.updates", defect=srv.IDLE_NO_UPDATES)
+def test_idle_flag_change(imap: IMAPSessions) -> None:
+    a, b, _ = _pair(imap, 1)
+    tag = _idling(imap, b)
+    a.store("1", "+FLAGS", ("\\Flagged",))
+    got, seen = _told(b, "FETCH")
+    _done(b, tag)
+    check(
+        got is not None,
+        f"no FETCH came during IDLE within {WAIT:g} s",
+        expected="* 1 FETCH (FLAGS ..)",
+        observed=_shown(seen),
+    )
+
+
+@case("imap.rfc9051.6.3.13.updates", defect=srv.IDLE_NO_UPDATES)
+def test_idle_expunge(imap: IMAPSessions) -> None:
+    a, b, _ = _pair(imap, 2)
+    tag = _idling(imap, b)
+    _expunge(a, "1")
+    got, seen = _told(b, "EXPUNGE|VANISHED")
+    _done(b, tag)
+    check(
+        got is not None, f"no EXPUNGE came during IDLE within {WAIT:g} s", expected="* 1 EXPUNGE", observed=_shown(seen)
+    )
+
+
+@case("imap.rfc9051.6.3.13.fetch-uid", defect=srv.IDLE_FETCH_NO_UID)
+def test_idle_fetch_has_uid(imap: IMAPSessions) -> None:
+    a, b, _ = _pair(imap, 1)
+    imap.require_profile(b, "imap4rev2")
+    tag = _idling(imap, b)
+    a.store("1", "+FLAGS", ("\\Flagged",))
+    got, _ = _told(b, "FETCH")
+    _done(b, tag)
+    if got is None:
+        unsupported("the server sent no unsolicited FETCH during IDLE")
+    check("UID" in fetch_items(got), "an unsolicited FETCH during IDLE has no UID item", observed=str(got.raw))
