@@ -66,11 +66,19 @@ class CaseContext:
         a = self.target.accounts[0]
         return a.user, a.password
 
-    def mailbox(self) -> MailboxProbe:
-        if not self.target.maildir:
+    def mailbox(self, address: str | None = None) -> MailboxProbe | IMAPProbe:
+        """What reads delivered mail back for ``address`` (default: the test recipient): its
+        Maildir, or its INBOX over IMAP (``extra["imap"]``, for a server keeping its own
+        mailbox format, as Cyrus does)."""
+        user = (address or self.recipient).partition("@")[0]
+        if self.target.maildir:
+            return MailboxProbe(Path(self.target.maildir) / user)
+        where = str(self.target.extra.get("imap", ""))
+        acct = next((a for a in self.target.accounts if a.user == user and a.password), None)
+        if not where or acct is None:
             unsupported("this target's delivered mail cannot be read back (no mailbox probe)")
-        user = self.recipient.partition("@")[0]
-        return MailboxProbe(Path(self.target.maildir) / user)
+        host, _, port = where.rpartition(":")
+        return IMAPProbe(self, host, int(port), acct.user, acct.password)
 
 
 def make_message(
@@ -120,3 +128,43 @@ class MailboxProbe:
             if len(found) >= count or time.monotonic() > deadline:
                 return found
             time.sleep(0.05)
+
+
+class IMAPProbe:
+    """Reads the recipient's INBOX over IMAP (LOGIN after STARTTLS when offered) to see what arrived."""
+
+    def __init__(self, ctx: CaseContext, host: str, port: int, user: str, password: str) -> None:
+        self.ctx = ctx
+        self.host, self.port, self.user, self.password = host, port, user, password
+
+    def find(self, token: str) -> list[bytes]:
+        from .clients.imap import IMAPClient
+        from .wire.imap import Atom
+
+        with IMAPClient(
+            self.host, self.port, timeout=self.ctx.timeout, transcript=self.ctx.transcript("imap probe")
+        ) as c:
+            c.connect()
+            if not c.capabilities:
+                c.capability()
+            if c.has("STARTTLS"):
+                c.starttls(self.ctx.tls_context())
+            if not c.login(self.user, self.password).ok or not c.select("INBOX", readonly=True).ok:
+                unsupported(f"the IMAP mailbox probe could not open {self.user}'s INBOX")
+            _, nums = c.search(Atom("HEADER"), "X-Mailspec-Token", token)
+            found = []
+            for n in nums:
+                _, items = c.fetch(str(n), "BODY.PEEK[]")
+                body = items.get(n, {}).get("BODY[]")
+                if isinstance(body, bytes) and token.encode() in body:
+                    found.append(body)
+            c.logout()
+            return found
+
+    def wait_for(self, token: str, timeout: float = 15.0, count: int = 1) -> list[bytes]:
+        deadline = time.monotonic() + timeout
+        while True:
+            found = self.find(token)
+            if len(found) >= count or time.monotonic() > deadline:
+                return found
+            time.sleep(0.2)

@@ -257,7 +257,8 @@ class CyrusPeer(LocalPeer):
             )
 
         # POP3, IMAP and JMAP cases can put test mail into the store over the LMTP listener.
-        full = {"full_recipient": f"{FULL_USER}@{DOMAIN}"}
+        # No Maildir: delivered mail is read back over IMAP (CaseContext.mailbox()).
+        full = {"full_recipient": f"{FULL_USER}@{DOMAIN}", "imap": f"127.0.0.1:{self.listeners['imap']}"}
         targets = [target(p, port, full if p == "lmtp" else {"lmtp": lmtp}) for p, port in self.listeners.items()]
         targets.append(target("jmap", self.jmap_port, {"lmtp": lmtp, "session_path": "/.well-known/jmap"}))
         return targets

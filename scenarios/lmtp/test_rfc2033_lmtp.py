@@ -1,12 +1,11 @@
 """RFC 2033 (LMTP): LHLO only, PIPELINING and ENHANCEDSTATUSCODES, one reply per accepted recipient after DATA,
 each reporting that recipient's own outcome (a full mailbox fails alone)."""
 
-from pathlib import Path
 
 import pytest
 
 from conformance.clients.smtp import SMTPClient, SMTPSessions
-from conformance.context import CaseContext, MailboxProbe, make_message
+from conformance.context import CaseContext, make_message
 from conformance.scenario import case
 from conformance.servers import smtp as srv
 from conformance.verdict import check, unsupported
@@ -219,8 +218,7 @@ def test_failure_gets_its_own_reply(smtp: SMTPSessions, case_context: CaseContex
 @case(POSITIVE, defect=srv.LMTP_ROLLBACK)
 def test_accepted_recipients_get_the_message(smtp: SMTPSessions, case_context: CaseContext) -> None:
     """Each recipient answered 2yz holds the message, though another recipient's delivery failed."""
-    if not case_context.target.maildir:
-        unsupported("this target's delivered mail cannot be read back (no mailbox probe)")
+    case_context.mailbox()  # UNSUPPORTED before sending when deliveries cannot be read back
     client = smtp.ready()
     full = _full_recipient(case_context)
     recipients = [case_context.recipient, full, _other_recipient(case_context)]
@@ -228,7 +226,7 @@ def test_accepted_recipients_get_the_message(smtp: SMTPSessions, case_context: C
     for address, reply in zip(recipients, replies, strict=False):
         if reply.klass != 2:
             continue
-        probe = MailboxProbe(Path(case_context.target.maildir) / address.partition("@")[0])
+        probe = case_context.mailbox(address)
         check(
             probe.wait_for(token, timeout=10.0),
             f"{address} was answered {reply.code} after DATA but the message is not in its mailbox",
