@@ -196,6 +196,57 @@ class MailStore:
                     return m
             return None
 
+    # --- IMAP mailbox management (mailboxes.py): subscriptions, levels without a mailbox ----
+
+    def _levels(self, user: str) -> set[str]:
+        """Names kept as levels of hierarchy only (\\Noselect): a deleted parent of inferiors."""
+        levels: dict[str, set[str]] = self.__dict__.setdefault("_noselect_levels", {})
+        return levels.setdefault(user, set())
+
+    def noselect_levels(self, user: str) -> set[str]:
+        with self._lock:
+            return set(self._levels(user))
+
+    def set_noselect_level(self, user: str, name: str, on: bool = True) -> None:
+        with self._lock:
+            if on:
+                self._levels(user).add(name)
+            else:
+                self._levels(user).discard(name)
+
+    def subscribed(self, user: str) -> set[str]:
+        with self._lock:
+            return set(self._accounts[user].subscriptions)
+
+    def subscribe(self, user: str, name: str, on: bool = True) -> None:
+        with self._lock:
+            subs = self._accounts[user].subscriptions
+            if on:
+                subs.add(name)
+            else:
+                subs.discard(name)
+
+    def rename_one(self, user: str, old: str, new: str) -> None:
+        """Rename one mailbox and not its inferiors (a deviation the IMAP server can be told to make)."""
+        with self._lock:
+            boxes = self._accounts[user].mailboxes
+            box = boxes.pop(old)
+            box.name = new
+            boxes[new] = box
+
+    def move_all(self, user: str, src: str, dst: str) -> None:
+        """Move every message of ``src`` into the empty ``dst``, UIDs kept (RENAME INBOX)."""
+        with self._lock:
+            boxes = self._accounts[user].mailboxes
+            a, b = boxes[src], boxes[dst]
+            b.messages, b.uidnext = list(a.messages), max(b.uidnext, a.uidnext)
+            b.highestmodseq = max(b.highestmodseq, a.highestmodseq)
+            gone = [m.uid for m in a.messages]
+            a.messages = []
+            if gone:
+                a.highestmodseq += 1
+                a.expunged.update(dict.fromkeys(gone, a.highestmodseq))
+
     def _mirror(self, user: str, data: bytes) -> None:
         assert self.maildir_root is not None
         base = self.maildir_root / user

@@ -202,12 +202,23 @@ class IMAPClient:
                 return Result(r, untagged)
             untagged.append(r)
 
+    def collect(self, tag: str, timeout: float | None = None, *, seen: tuple[wire.Response, ...] = ()) -> Result:
+        """Every response up to ``tag``'s completion, for a command sent by hand with ``send``
+        (``seen``: responses to it the caller has read already)."""
+        untagged = [r for r in seen if isinstance(r, wire.Untagged)]
+        continuations = [r for r in seen if isinstance(r, wire.Continuation)]
+        return self._collect(tag, untagged, continuations, timeout)
+
+    def start_tls(self, ctx: ssl.SSLContext, server_hostname: str | None = None) -> None:
+        """The TLS handshake (after an OK to STARTTLS); what was known of the server is dropped."""
+        self.conn.start_tls(ctx, server_hostname or self.host)
+        self._parser = wire.ResponseParser()
+        self.capabilities = set()
+
     def starttls(self, ctx: ssl.SSLContext, server_hostname: str | None = None) -> Result:
         res = self.command("STARTTLS")
         if res.ok:
-            self.conn.start_tls(ctx, server_hostname or self.host)
-            self._parser = wire.ResponseParser()
-            self.capabilities = set()
+            self.start_tls(ctx, server_hostname)
         return res
 
     def select(self, mailbox: str = "INBOX", *, readonly: bool = False) -> Result:
@@ -359,9 +370,16 @@ class IMAPSessions(Sessions[IMAPClient]):
             if not res.ok:
                 unsupported(f"STARTTLS was refused: {res}")
 
-    def attempt_login(self, client: IMAPClient) -> Result:
-        """LOGIN with the target's credentials, or AUTHENTICATE PLAIN while LOGINDISABLED is announced."""
+    def attempt_login(self, client: IMAPClient, account: int = 0) -> Result:
+        """LOGIN with the target's credentials, or AUTHENTICATE PLAIN while LOGINDISABLED is announced.
+
+        ``account`` 1 is the second test account, for cases that must not disturb the first one's INBOX.
+        """
         user, password = self.ctx.credentials()
+        if account:
+            if len(self.target.accounts) <= account:
+                unsupported("the case needs a second test account (give it in --target-config)")
+            user, password = self.target.accounts[account].user, self.target.accounts[account].password
         caps = self.capabilities(client)
         if "LOGINDISABLED" in caps and "AUTH=PLAIN" in caps:
             return client.authenticate_plain(user, password)
@@ -374,6 +392,7 @@ class IMAPSessions(Sessions[IMAPClient]):
         secure: bool = True,
         profile: bool = True,
         rev: str | None = None,
+        account: int = 0,
     ) -> IMAPClient:
         """A session in the authenticated state (after STARTTLS when offered); UNSUPPORTED if refused.
 
@@ -388,9 +407,9 @@ class IMAPSessions(Sessions[IMAPClient]):
         c = client or self.ready()
         if secure:
             self.secure(c)
-        res = self.attempt_login(c)
+        res = self.attempt_login(c, account)
         if not res.ok:
-            unsupported(f"could not log in as {self.ctx.credentials()[0]}: {res}")
+            unsupported(f"could not log in as test account {account + 1}: {res}")
         if not profile:
             return c
         caps = self.capabilities(c)

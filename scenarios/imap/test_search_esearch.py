@@ -44,20 +44,11 @@ def _esearches(res: Result) -> list[ESearch]:
 
 def _box(imap: IMAPSessions, *, rev1: bool = False) -> IMAPClient:
     """Five messages, 2 and 4 \\Flagged, selected."""
-    client = _rev1_login(imap) if rev1 else imap.login()
+    client = imap.login(rev="imap4rev1") if rev1 else imap.login()
     imap.scratch(client, [make_message(f"esearch {i + 1}")[0] for i in range(5)])
     res = client.store("2,4", "+FLAGS", ("\\Flagged",))
     if not res.ok:
         unsupported(f"cannot set \\Flagged on the case's messages: {res}")
-    return client
-
-
-def _rev1_login(imap: IMAPSessions) -> IMAPClient:
-    """A session under IMAP4rev1: IMAP4rev2 not ENABLEd (a server announcing both acts as rev1 until then)."""
-    if imap.profile_option == "imap4rev2":
-        unsupported("--profile imap4rev2: this rule applies to IMAP4rev1 sessions")
-    client = imap.login(profile=False)
-    imap.require(client, "IMAP4rev1")
     return client
 
 

@@ -76,7 +76,7 @@ def _mailbox(
     rev1: bool = False,
 ) -> IMAPClient:
     """A scratch mailbox holding ``messages`` (with per-message flags and internal dates), selected."""
-    client = _rev1_login(imap) if rev1 else imap.login()
+    client = imap.login(rev="imap4rev1") if rev1 else imap.login()
     name = imap.scratch(client, select=False)
     for i, data in enumerate(messages):
         res = client.append(name, data, flags[i] if flags else None, dates[i] if dates else None)
@@ -85,15 +85,6 @@ def _mailbox(
     res = client.select(name)
     if not res.ok:
         unsupported(f"cannot SELECT the case's scratch mailbox: {res}")
-    return client
-
-
-def _rev1_login(imap: IMAPSessions) -> IMAPClient:
-    """A session under IMAP4rev1: IMAP4rev2 not ENABLEd (a server announcing both acts as rev1 until then)."""
-    if imap.profile_option == "imap4rev2":
-        unsupported("--profile imap4rev2: this rule applies to IMAP4rev1 sessions")
-    client = imap.login(profile=False)
-    imap.require(client, "IMAP4rev1")
     return client
 
 
@@ -444,14 +435,14 @@ def test_unknown_charset_badcharset_code(imap: IMAPSessions) -> None:
 
 def _recent_box(imap: IMAPSessions) -> IMAPClient:
     """Three messages appended to an unselected scratch mailbox, \\Seen on message 3, then selected."""
-    client = _rev1_login(imap)
+    client = imap.login(rev="imap4rev1")
     name = imap.scratch(client, select=False)
     for i in range(3):
         res = client.append(name, make_message(f"recent {i + 1}")[0], ("\\Seen",) if i == 2 else None)
         if not res.ok:
             unsupported(f"cannot APPEND the case's test message: {res}")
     # Another session looks first: messages it was told about are no longer \Recent for the next one.
-    other = _rev1_login(imap)
+    other = imap.login(rev="imap4rev1")
     if not other.select(name).ok:
         unsupported("cannot SELECT the case's scratch mailbox")
     other.logout()

@@ -15,22 +15,13 @@ WAIT = 5.0  # how long an idling session may take to be told of another session'
 
 def _pair(imap: IMAPSessions, n: int, *, rev1: bool = False) -> tuple[IMAPClient, IMAPClient, str]:
     """Sessions A and B with the same scratch mailbox of ``n`` messages selected; and its name."""
-    a = _rev1_login(imap) if rev1 else imap.login()
+    a = imap.login(rev="imap4rev1") if rev1 else imap.login()
     name = imap.scratch(a, [make_message(f"sync {i + 1}")[0] for i in range(n)])
-    b = _rev1_login(imap) if rev1 else imap.login()
+    b = imap.login(rev="imap4rev1") if rev1 else imap.login()
     res = b.select(name)
     if not res.ok:
         unsupported(f"a second session cannot SELECT the mailbox: {res}")
     return a, b, name
-
-
-def _rev1_login(imap: IMAPSessions) -> IMAPClient:
-    """A session under IMAP4rev1: IMAP4rev2 not ENABLEd (a server announcing both acts as rev1 until then)."""
-    if imap.profile_option == "imap4rev2":
-        unsupported("--profile imap4rev2: this rule applies to IMAP4rev1 sessions")
-    client = imap.login(profile=False)
-    imap.require(client, "IMAP4rev1")
-    return client
 
 
 def _expunge(client: IMAPClient, seqset: str) -> None:
@@ -202,14 +193,14 @@ def _has_recent(client: IMAPClient) -> bool | None:
 
 @case("imap.rfc3501.2.3.2.recent-one-session", defect=srv.RECENT_LATER_SESSIONS)
 def test_recent_for_first_session_only(imap: IMAPSessions) -> None:
-    a = _rev1_login(imap)
+    a = imap.login(rev="imap4rev1")
     name = imap.scratch(a, [make_message("recent")[0]], select=False)
-    b = _rev1_login(imap)
+    b = imap.login(rev="imap4rev1")
     if not b.select(name).ok:
         unsupported("session B cannot SELECT the mailbox")
     first = _has_recent(b)
     b.logout()
-    c = _rev1_login(imap)
+    c = imap.login(rev="imap4rev1")
     if not c.select(name).ok:
         unsupported("session C cannot SELECT the mailbox")
     second = _has_recent(c)
