@@ -24,7 +24,7 @@ class PeerInfo:
 
 CATALOG: dict[str, PeerInfo] = {
     "embedded": PeerInfo(
-        "embedded", ("smtp", "submission", "lmtp", "pop3", "imap"), "mailspec's reference servers, in process"
+        "embedded", ("smtp", "submission", "lmtp", "pop3", "imap", "jmap"), "mailspec's reference servers, in process"
     ),
     "postfix": PeerInfo(
         "postfix", ("smtp",), "Postfix from Debian's package, a private instance", ("postfix",), ("postfix", "unshare")
@@ -61,14 +61,26 @@ CATALOG: dict[str, PeerInfo] = {
         files=("cyrus/root/usr/lib/cyrus/bin/master", "cyrus/root/usr/lib/cyrus/bin/httpd"),
         install_hint="ci/install-peers cyrus (apt-get download + dpkg -x: installing cyrus-imapd would remove dovecot)",
     ),
+    "postfix-dovecot": PeerInfo(
+        "postfix-dovecot",
+        ("smtp", "lmtp", "pop3", "imap"),
+        "a stack: Postfix delivering over LMTP to Dovecot, which serves IMAP and POP3",
+        ("postfix", "dovecot-core", "dovecot-lmtpd", "dovecot-pop3d", "dovecot-imapd"),
+        ("postfix", "unshare", "dovecot"),
+        files=("/usr/lib/dovecot/lmtp", "/usr/lib/dovecot/pop3", "/usr/lib/dovecot/imap"),
+        install_hint="ci/install-peers postfix dovecot",
+    ),
 }
+BACKENDS = ("local", "docker")
 
 
 def backends(name: str) -> dict[str, str]:
-    """Backend -> "yes" or the reason it cannot run here."""
+    """Backend -> "yes" or the reason it cannot run here (the embedded peer's local backend is in process)."""
+    from .docker import available
+
     info = CATALOG[name]
     if name == "embedded":
-        return {"embedded": "yes"}
+        return {"local": "yes (in process)", "docker": available(name)}
     from .local import CACHE_DIR
 
     missing = [b for b in info.binaries if shutil.which(b) is None and not shutil.which(b, path="/usr/sbin:/sbin")]
@@ -76,18 +88,34 @@ def backends(name: str) -> dict[str, str]:
     missing += [m for m in info.python_modules if importlib.util.find_spec(m) is None]
     hint = info.install_hint or f"apt-get install {' '.join(info.debian_packages)}"
     local = "yes" if not missing else f"missing {', '.join(missing)} ({hint})"
-    return {"local": local, "docker": "not yet (issue 6)"}
+    return {"local": local, "docker": available(name)}
 
 
-def make_peer(name: str, *, behaviours: tuple[str, ...] = ()) -> Any:
+def default_backend(name: str) -> str:
+    """local where it can run, else docker where that can, else local (whose error says what is missing)."""
+    b = backends(name)
+    if b["local"].startswith("yes") or not b["docker"].startswith("yes"):
+        return "local"
+    return "docker"
+
+
+def make_peer(name: str, *, behaviours: tuple[str, ...] = (), backend: str | None = None) -> Any:
+    if name not in CATALOG:
+        raise PeerError(f"unknown peer {name!r}; known: {', '.join(CATALOG)}")
+    if backend is not None and backend not in BACKENDS:
+        raise PeerError(f"unknown backend {backend!r}; known: {', '.join(BACKENDS)}")
+    if behaviours and name != "embedded":
+        raise PeerError(f"seeded defects exist only on the embedded peer, not {name}")
+    if name == "embedded" and backend is None:
+        backend = "local"  # in process: no reason to pay for a container by default
+    if (backend or default_backend(name)) == "docker":
+        from .docker import DockerPeer
+
+        return DockerPeer(name, behaviours)
     if name == "embedded":
         from .embedded import EmbeddedPeer
 
         return EmbeddedPeer(behaviours)
-    if name not in CATALOG:
-        raise PeerError(f"unknown peer {name!r}; known: {', '.join(CATALOG)}")
-    if behaviours:
-        raise PeerError(f"seeded defects exist only on the embedded peer, not {name}")
     if name == "postfix":
         from .local import PostfixPeer
 
@@ -108,4 +136,8 @@ def make_peer(name: str, *, behaviours: tuple[str, ...] = ()) -> Any:
         from .cyrus import CyrusPeer
 
         return CyrusPeer()
+    if name == "postfix-dovecot":
+        from .composite import PostfixDovecotPeer
+
+        return PostfixDovecotPeer()
     raise PeerError(f"no backend for {name}")
