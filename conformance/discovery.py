@@ -165,7 +165,13 @@ def parse_target(
             raise TargetError(
                 f"cannot connect to {parts.hostname}:{port}: {getattr(e, 'strerror', None) or e}"
             ) from None
-        return [Target(protocol, parts.hostname, port, tls, accounts=creds)], notes
+        extra: dict[str, str] = {}
+        if protocol == "jmap" and parts.path not in ("", "/"):
+            # A session URL other than /.well-known/jmap (RFC 8620 2): kept whole for the client.
+            host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+            query = f"?{parts.query}" if parts.query else ""
+            extra["session_url"] = f"{'https' if tls else 'http'}://{host}:{port}{parts.path}{query}"
+        return [Target(protocol, parts.hostname, port, tls, accounts=creds, extra=extra)], notes
     host, maybe_port = _split_hostport(text)
     if maybe_port is not None:
         port = maybe_port

@@ -165,13 +165,18 @@ def test_transcript_redacts_secrets_and_their_base64() -> None:
     assert text.count("<redacted>") == 2  # the PLAIN token is registered by the client, not here
 
 
-def test_cli_tells_what_it_found_when_no_scenarios_apply() -> None:
+def test_cli_tells_what_it_found_and_runs_its_scenarios() -> None:
+    """A bare HOST:PORT greeting "* OK" is IMAP: the CLI says so and runs the IMAP cases against it.
+
+    This greeter hangs up after its greeting, so the cases end as failures or errors, in a
+    complete report, with exit 1 and no traceback.
+    """
     from tests.conftest import mailspec
 
     g = Greeter(b"* OK IMAP4rev1 ready\r\n")
     try:
-        proc = mailspec("run", "--target", f"127.0.0.1:{g.port}", timeout=60)
+        proc = mailspec("run", "--target", f"127.0.0.1:{g.port}", "-k", "capability", "--timeout", "1", timeout=120)
     finally:
         g.close()
-    assert proc.returncode == 2
-    assert "speaks imap" in proc.stderr and "no scenarios for it yet" in proc.stderr and "Traceback" not in proc.stderr
+    assert proc.returncode == 1, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "speaks imap" in proc.stderr and "Traceback" not in proc.stderr + proc.stdout

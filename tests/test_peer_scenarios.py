@@ -51,8 +51,10 @@ def test_scenarios_against_peer(name: str, tmp_path: Path) -> None:
         pytest.skip(f"no scenario case exists for {name}'s protocols ({', '.join(sorted(families))}) yet")
     assert proc.returncode == 0, proc.stdout[-5000:] + proc.stderr[-2000:]
     assert ours and all(r["implementation"].startswith(name) for r in ours)
-    # docs/peers/<peer>.md, and docs/peers/<peer>-<area>.md per protocol area (dovecot-imap-mailbox.md...).
-    docs = [doc, *sorted(doc.parent.glob(f"{name}-*.md"))]
+    # docs/peers/<peer>.md, and docs/peers/<peer>-<area>.md per protocol area (dovecot-imap-mailbox.md...);
+    # a stack (postfix-dovecot) is also explained by its components' documents.
+    parts = [name, *(p for p in name.split("-") if p in CATALOG and p != name)]
+    docs = [d for p in parts for d in [doc.parent / f"{p}.md", *sorted(doc.parent.glob(f"{p}-*.md"))] if d.exists()]
     explained = {i for d in docs for i in re.findall(r"`([a-z0-9.\-]+)`", d.read_text())}
     unexplained = sorted(
         {

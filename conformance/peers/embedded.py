@@ -1,4 +1,4 @@
-"""The embedded reference peer: SMTP, submission, implicit-TLS SMTP, LMTP, POP3 and IMAP in process."""
+"""The embedded reference peer: SMTP, submission, implicit-TLS SMTP, LMTP, POP3, IMAP and JMAP in process."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pathlib import Path
 from ..servers.base import ServerThread
 from ..servers.behaviours import Behaviours
 from ..servers.imap import IMAPConfig, IMAPServer
+from ..servers.jmap import JMAPConfig, JMAPServer
 from ..servers.pop3 import POP3Config, POP3Server
 from ..servers.smtp import Mode, SMTPConfig, SMTPServer
 from ..store import MailStore
@@ -76,7 +77,12 @@ class EmbeddedPeer:
             targets.append(base.with_(protocol=mode, port=port, implicit_tls=implicit, extra=extra))
         smtps = next(t.port for t in targets if t.implicit_tls)
         targets = [t.with_(extra={**t.extra, "smtps_port": smtps}) if t.protocol == "smtp" else t for t in targets]
-        return targets + self._start_pop3(base, ctx, targets) + self._start_imap(base, ctx, targets)
+        return (
+            targets
+            + self._start_pop3(base, ctx, targets)
+            + self._start_imap(base, ctx, targets)
+            + self._start_jmap(base, targets)
+        )
 
     def _start_pop3(self, base: Target, ctx: ssl.SSLContext, smtp_targets: list[Target]) -> list[Target]:
         """POP3 (STLS offered, primary) and POP3S (implicit TLS, secondary) on the same store.
@@ -132,6 +138,18 @@ class EmbeddedPeer:
                 )
             )
         return out
+
+    def _start_jmap(self, base: Target, smtp_targets: list[Target]) -> list[Target]:
+        """JMAP over plain HTTP on loopback (primary): the Session at /.well-known/jmap, via a redirect."""
+        assert self._thread is not None
+        smtp = next(t for t in smtp_targets if t.protocol == "smtp" and not t.implicit_tls)
+        port = self._thread.listen(JMAPServer(self.store, JMAPConfig(behaviours=self.behaviours)).handle)
+        extra = {"role": "primary", "smtp": f"{smtp.host}:{smtp.port}"}
+        return [
+            base.with_(
+                protocol="jmap", port=port, recipient=ACCOUNTS[0].address, unknown_recipient="", extra=extra
+            )
+        ]
 
     def stop(self) -> None:
         if self._thread is not None:
