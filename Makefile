@@ -31,6 +31,8 @@ selftest: venv
 	$(BIN)/mailspec selftest
 
 test: venv peers lint
+	ci/install-browser || true  # the browser tests skip, naming why, where Chromium cannot be installed
+	ci/install-docker && ci/make-base-image || true  # the Docker-backend tests skip, naming why, where no engine can run
 	$(BIN)/pytest tests -n 2 -p no:cacheprovider -q
 
 bench: venv
