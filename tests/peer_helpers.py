@@ -11,7 +11,7 @@ import pytest
 from conformance.peers.catalog import backends
 from conformance.peers.local import LocalPeer
 
-NEEDS_ROOT = {"postfix", "exim", "dovecot", "cyrus"}
+NEEDS_ROOT = {"postfix", "exim", "dovecot", "cyrus", "postfix-dovecot"}
 
 
 def missing(name: str) -> str:

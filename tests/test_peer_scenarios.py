@@ -21,7 +21,7 @@ from conformance.target import FAMILY
 from tests.conftest import ROOT
 from tests.peer_helpers import missing
 
-PEERS = ["postfix", "exim", "aiosmtpd", "dovecot", "cyrus"]
+PEERS = ["postfix", "exim", "aiosmtpd", "dovecot", "cyrus", "postfix-dovecot"]
 NO_TESTS = 5  # pytest's exit status when nothing was collected
 RUN_TIMEOUT = 300
 

@@ -7,7 +7,7 @@ from conformance.context import CaseContext, make_message
 from conformance.delivery import delivered_contains, fetch, has_probe, start_transaction
 from conformance.scenario import case
 from conformance.servers import smtp as srv
-from conformance.verdict import check, unsupported
+from conformance.verdict import check, info, unsupported
 
 ACCEPT = "smtp.rfc6531.3.3.accept-utf8-mailbox"
 DECLARE = "smtp.rfc6531.3.4.parameter-required"
@@ -116,7 +116,11 @@ def test_utf8_message_delivered_intact(smtp: SMTPSessions, case_context: CaseCon
     if replies[-1].code != 250:
         unsupported(f"the message was refused: {replies[-1]}")
     got = fetch(case_context, token)
-    check(got is not None and delivered_contains(got, body), "the UTF-8 text was not delivered unchanged")
+    if got is None:
+        # RFC 6531 3.2 lets a relay whose next hop lacks SMTPUTF8 answer with a non-delivery
+        # notification after accepting: a message that never arrives is not judged here.
+        info("the accepted SMTPUTF8 message did not arrive (a relay may return it with a non-delivery notification)")
+    check(delivered_contains(got, body), "the UTF-8 text was not delivered unchanged")
 
 
 @case("smtp.rfc6531.3.7.4.2.vrfy-252-or-550", defect=srv.VRFY_UTF8_REPLY)
