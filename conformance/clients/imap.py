@@ -419,7 +419,10 @@ class IMAPSessions(Sessions[IMAPClient]):
         if wanted == "imap4rev2" and "IMAP4REV1" in caps:
             if "ENABLE" not in caps:
                 unsupported("the server announces IMAP4rev1 and IMAP4rev2 but not ENABLE: IMAP4rev2 cannot be enabled")
-            c.command("ENABLE", wire.Atom("IMAP4rev2"))
+            res = c.command("ENABLE", wire.Atom("IMAP4rev2"))
+            if "IMAP4REV2" not in c.enabled:
+                # Judging IMAP4rev2 rules on a session that stayed IMAP4rev1 would be wrong.
+                unsupported(f"ENABLE IMAP4rev2 did not enable it: {res}")
         return c
 
     def profile(self, client: IMAPClient) -> str:

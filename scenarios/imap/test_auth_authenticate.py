@@ -66,7 +66,7 @@ def _with_initial_response(client: IMAPClient, ir: str) -> Result:
 
 
 def _authenticated(client: IMAPClient) -> bool:
-    return client.command("SELECT", "INBOX").ok
+    return client.command("EXAMINE", "INBOX").ok
 
 
 # --- success ------------------------------------------------------------------------------------

@@ -145,6 +145,9 @@ def test_literal_minus_append_toobig(imap: IMAPSessions) -> None:
 @case("imap.rfc7888.3.non-synchronizing-literal", defect=srv.HUGE_LITERAL_RESYNC)
 def test_octets_of_huge_literal_not_run(imap: IMAPSessions) -> None:
     client = imap.ready()
+    if not {"LITERAL+", "LITERAL-", "IMAP4REV2"} & imap.capabilities(client):
+        # To such a server "{n+}" is a syntax error: BAD, then the next line is a new command.
+        unsupported("the server announces neither LITERAL+, LITERAL- nor IMAP4rev2")
     tag = client.next_tag()
     # The NOOP line is literal data of the announced literal, not a command.
     client.send(f"{tag} LOGIN {{{HUGE}+}}\r\ninjected NOOP\r\n".encode())
@@ -207,7 +210,7 @@ def test_overlong_command_line(imap: IMAPSessions) -> None:
     except ConnectionClosed:
         closed = True
     except NetError:
-        closed = client.conn.closed
+        closed = True  # a reset while sending: the server dropped the connection
     text = " | ".join(r.raw[:80].decode("utf-8", "replace").strip() for r in seen) or "nothing"
     check(
         not closed or any(isinstance(r, wire.Untagged) and r.name == "BYE" for r in seen),

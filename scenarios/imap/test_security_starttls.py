@@ -117,7 +117,7 @@ def test_injected_login_not_executed(imap: IMAPSessions) -> None:
         observed=str(stray),
     )
     if client is not None:
-        res = client.command("SELECT", "INBOX")
+        res = client.command("EXAMINE", "INBOX")
         check(
             not res.ok,
             "a LOGIN sent in clear right after STARTTLS authenticated the session under TLS",
@@ -129,7 +129,7 @@ def test_injected_login_not_executed(imap: IMAPSessions) -> None:
 @case("imap.rfc9051.6.2.1.not-authenticated-after-tls", defect=srv.STARTTLS_AUTHENTICATES)
 def test_not_authenticated_after_tls(imap: IMAPSessions) -> None:
     client = _tls(imap)
-    res = client.command("SELECT", "INBOX")
+    res = client.command("EXAMINE", "INBOX")
     check(
         res.status in ("NO", "BAD"),
         "the session was in the authenticated state after STARTTLS, without LOGIN or AUTHENTICATE",

@@ -156,7 +156,7 @@ def test_rejected_login_keeps_not_authenticated(imap: IMAPSessions) -> None:
     res = client.command("LOGIN", user, password, wire.Atom("extra"))
     if res.status != "BAD":
         unsupported(f"the server did not reject LOGIN with an extraneous argument with BAD: {res}")
-    after = client.command("SELECT", "INBOX")
+    after = client.command("EXAMINE", "INBOX")
     check(
         _refused(after),
         "a LOGIN rejected with BAD authenticated the session all the same",
