@@ -253,3 +253,26 @@ def test_fuzz_grammar_fragments(parts: list[bytes]) -> None:
                     break
         except ProtocolError:
             pass
+
+
+def test_response_code_ends_at_its_own_bracket() -> None:
+    (r,) = parse(b'* NO [REFERRAL imap://[::1]/INBOX] try there\r\n')
+    assert isinstance(r, imap.Untagged) and r.code is not None
+    assert r.code.raw == "REFERRAL imap://[::1]/INBOX" and r.text == "try there"
+    (t,) = parse(b'A1 NO [BADCHARSET ("X]Y" UTF-8)] unknown charset\r\n')
+    assert isinstance(t, imap.Tagged) and t.code is not None and t.code.name == "BADCHARSET"
+    assert t.code.args == ([b"X]Y", "UTF-8"],) and t.text == "unknown charset"
+
+
+def test_mailbox_atom_may_hold_a_closing_bracket() -> None:
+    (r,) = parse(b'* LIST () "/" odd]name\r\n')
+    assert isinstance(r, imap.Untagged) and r.values[-1] == "odd]name"
+
+
+def test_brace_number_at_the_end_of_status_text_is_not_a_literal() -> None:
+    rs = parse(b"* OK [ALERT] see {5}\r\nA1 NO nope {3}\r\n+ more {2}\r\nA2 OK done\r\n")
+    assert [type(r).__name__ for r in rs] == ["Untagged", "Tagged", "Continuation", "Tagged"]
+    assert isinstance(rs[0], imap.Untagged) and rs[0].text == "see {5}"
+    # ... while a data response still announces one.
+    (f,) = parse(b"* 1 FETCH (BODY[] {5}\r\nHello)\r\n")
+    assert isinstance(f, imap.Untagged) and f.values == (["BODY[]", b"Hello"],)

@@ -105,8 +105,11 @@ Response = Tagged | Untagged | Continuation
 STATUS = ("OK", "NO", "BAD")
 UNTAGGED_STATUS = ("OK", "NO", "BAD", "BYE", "PREAUTH")
 
+_STATUS_LINE = re.compile(rb"(?i)^(?:\+|\* (?:OK|NO|BAD|BYE|PREAUTH)|[^ \r\n]+ (?:OK|NO|BAD))(?: |\r?\n)")
 _LITERAL_AT_END = re.compile(rb"(~?)\{(\d{1,20})(\+?)\}\r?\n\Z")
-_ATOM_CHAR = re.compile(rb"[^(){ \x00-\x1f\x7f%*\"\\\]]")
+# "]" is allowed: astring positions (mailbox names in LIST, STATUS) may hold it (ASTRING-CHAR),
+# and a response code's closing "]" is found before its arguments are read.
+_ATOM_CHAR = re.compile(rb"[^(){ \x00-\x1f\x7f%*\"\\]")
 # Command arguments: sequence sets ("1:*"), LIST patterns ("%", "a/*") and astrings ("]") are bare too.
 _ARG_CHAR = re.compile(rb"[^(){ \x00-\x1f\x7f\"\\]")
 _TAG = re.compile(r"^[^(){ \x00-\x1f\x7f%*\"\\+]+$")
@@ -115,7 +118,8 @@ _TAG = re.compile(r"^[^(){ \x00-\x1f\x7f%*\"\\+]+$")
 class _LogicalLines:
     """Assembles one logical line: text lines plus the literals they announce."""
 
-    def __init__(self, hard_line: int = HARD_LINE_LIMIT) -> None:
+    def __init__(self, hard_line: int = HARD_LINE_LIMIT, *, responses: bool = False) -> None:
+        self.responses = responses  # status responses end in text, where "{n}" is not a literal
         self._buf = bytearray()
         self._offset = 0
         self._hard_line = hard_line
@@ -158,6 +162,8 @@ class _LogicalLines:
             line_start = self._scan
             self._scan = lf + 1
             m = _LITERAL_AT_END.search(bytes(self._buf[line_start : self._scan]))
+            if m is not None and self.responses and _STATUS_LINE.match(self._buf):
+                m = None  # "* OK [ALERT] see {5}": resp-text, not a literal announcement
             if m is not None:
                 size = int(m.group(2))
                 if size > HARD_LITERAL_LIMIT:
@@ -361,9 +367,31 @@ class _Reader:
         self.pos = len(self.data)
         return raw.decode("utf-8", "replace")
 
+    def _code_end(self) -> int:
+        """Where the response code opened at ``pos`` ends: the "]" outside quoted strings and
+        nested brackets (``[REFERRAL imap://[::1]/x]``); -1 when the line has none."""
+        depth, quoted, i = 0, False, self.pos
+        while i < len(self.data) and self.data[i] not in (0x0D, 0x0A):
+            c = self.data[i]
+            if quoted:
+                if c == 0x5C:
+                    i += 1
+                elif c == 0x22:
+                    quoted = False
+            elif c == 0x22:
+                quoted = True
+            elif c == 0x5B:
+                depth += 1
+            elif c == 0x5D:
+                if depth == 0:
+                    return i
+                depth -= 1
+            i += 1
+        return -1
+
     def resp_code(self) -> ResponseCode:
         self.expect(b"[")
-        end = self.data.find(b"]", self.pos)
+        end = self._code_end()
         if end < 0:
             raise self.error("response code without ']'", "7.1")
         raw = self.data[self.pos : end].decode("utf-8", "replace")
@@ -413,7 +441,7 @@ class ResponseParser:
     """Server bytes -> Tagged / Untagged / Continuation."""
 
     def __init__(self) -> None:
-        self._lines = _LogicalLines()
+        self._lines = _LogicalLines(responses=True)
 
     def feed(self, data: bytes) -> None:
         self._lines.feed(data)

@@ -56,6 +56,9 @@ def defect(name: str, description: str) -> Behaviour:
     return behaviour("imap", name, description)
 
 
+SEARCHRES_EMPTY_BAD = defect("searchres-empty-bad", "answers $ with BAD while no search result is saved")
+SEARCHRES_KEPT_ON_SELECT = defect("searchres-kept-on-select", "keeps the saved search result across SELECT")
+
 OFFERED: list[str] = []
 # What tells a session about other sessions' changes (search.py's notify); Session.sync runs it.
 NOTIFY: list[Callable[[Session, bool], None]] = []
@@ -297,7 +300,16 @@ class Session:
         text = astring(seqset, "sequence set")
         v = self.view
         if text == "$":
-            raise Bad("no saved search result")
+            # SEARCHRES (RFC 9051 6.4.4.1): the saved result, as UIDs of this selection; empty
+            # (valid, matching nothing) until a SEARCH SAVE in it. UIDs map to numbers here.
+            saved = self.extra.get("search_result")
+            mine = isinstance(saved, tuple) and (saved[0] is v or SEARCHRES_KEPT_ON_SELECT in self.b)
+            if not mine and SEARCHRES_EMPTY_BAD in self.b:
+                raise Bad("no saved search result")
+            uids = saved[1] if isinstance(saved, tuple) and mine else ()
+            nums = [v.uids.index(u) + 1 for u in sorted(uids) if u in v.uids]
+            current = {m.uid: m for m in self.box().messages}
+            return [(n, current[v.uids[n - 1]]) for n in nums if v.uids[n - 1] in current]
         try:
             if uid:
                 largest = v.uids[-1] if v.uids else 0

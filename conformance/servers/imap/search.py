@@ -26,7 +26,7 @@ from ...wire.errors import RemoteProtocolError
 from . import core
 from .core import AUTHED, COMMANDS, SELECTED, Bad, Close, Cmd, No, Session, astring, command, defect, nargs, offer
 
-offer("ESEARCH", "IDLE", "CONDSTORE", "QRESYNC")
+offer("ESEARCH", "IDLE", "CONDSTORE", "QRESYNC", "SEARCHRES")
 
 # --- seeded defects: SEARCH keys (each answers its key with the messages that do NOT match it) ---
 KEY_ALL = defect("search-all-negated", "SEARCH ALL finds no message")
@@ -135,6 +135,9 @@ QRESYNC_NO_VANISHED_EARLIER = defect("qresync-no-vanished-earlier", "leaves expu
 VANISHED_AFTER_FETCH = defect("qresync-vanished-after-fetch", "sends VANISHED (EARLIER) after the FETCH responses")
 EXPUNGE_NOT_VANISHED = defect("qresync-expunge-not-vanished", "sends EXPUNGE, not VANISHED, once QRESYNC is enabled")
 VANISHED_EARLIER_LIVE = defect("qresync-earlier-live", "reports expunges in the selected mailbox as VANISHED (EARLIER)")
+SEARCHRES_NUMBERS = defect("searchres-numbers", "saves message numbers for $ and reads them back as UIDs")
+SEARCHRES_SAVE_IGNORED = defect("searchres-save-ignored", "answers SEARCH RETURN (SAVE) with OK but saves nothing")
+SEARCHRES_KEY_BAD = defect("searchres-key-bad", "refuses $ as a search key")
 QRESYNC_FETCH_NO_UID = defect("qresync-fetch-no-uid", "leaves UID out of STORE's FETCH responses after ENABLE QRESYNC")
 
 KEY_DEFECTS = {
@@ -340,7 +343,7 @@ class _Criteria:
             uidset = self.take("UID set")
             uids = {m.uid for _, m in s.messages(uidset, uid=True)} if s.view.uids else set()
             return k, lambda n, m: m.uid in uids
-        if k[:1].isdigit() or k[:1] == "*":
+        if k[:1].isdigit() or k[:1] == "*" or (k == "$" and SEARCHRES_KEY_BAD not in s.b):
             nums = {n for n, _ in s.messages(v, uid=False)} if s.view.uids else set()
             return "SEQUENCE-SET", lambda n, m: n in nums
         if k == "NOT":
@@ -450,7 +453,14 @@ async def search(s: Session, cmd: Cmd) -> None:
     found = [m.uid if uid else seq for seq, m in hits]
     top = max((m.modseq for _, m in hits), default=0) if criteria.modseq else 0
     if options is not None and "SAVE" in options:
-        s.extra["search_result"] = [m.uid for _, m in hits]
+        saved = [m.uid for _, m in hits]
+        if hits and not {"ALL", "COUNT"} & set(options) and {"MIN", "MAX"} & set(options):
+            # SAVE with MIN and/or MAX only saves what those return (RFC 9051 6.4.4.1, table 4).
+            saved = sorted({saved[0] if "MIN" in options else saved[-1], saved[-1] if "MAX" in options else saved[0]})
+        if SEARCHRES_NUMBERS in s.b:
+            saved = [seq for seq, _ in hits]  # message numbers kept as if they were UIDs
+        if SEARCHRES_SAVE_IGNORED not in s.b:
+            s.extra["search_result"] = (s.view, saved)
         options = [o for o in options if o != "SAVE"]
         if not options:
             return
