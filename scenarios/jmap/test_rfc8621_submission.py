@@ -4,11 +4,11 @@ import json
 import time
 from typing import Any
 
-from conformance.clients.jmap import CORE, MAIL, JMAPSessions
+from conformance.clients.jmap import CORE, MAIL, JMAPClientError, JMAPSessions
 from conformance.clients.jmap_mail import SUBMISSION, VACATION, MailCase, token
 from conformance.scenario import case
 from conformance.servers.jmap import mail as srv
-from conformance.verdict import check, unsupported
+from conformance.verdict import Violation, check, unsupported
 from conformance.wire import jmap as wire
 
 USING = (CORE, MAIL, SUBMISSION)
@@ -251,7 +251,14 @@ def test_invalid_recipients(jmap: JMAPSessions) -> None:
 def _vacations(jmap: JMAPSessions) -> list[dict[str, Any]]:
     m = MailCase(jmap, (CORE, VACATION))
     m.account_capability(VACATION)
-    got = m.must(m.call(("VacationResponse/get", {"ids": None})), "c0", "VacationResponse/get", "VacationResponse/get")
+    try:
+        reply = m.call(("VacationResponse/get", {"ids": None}))
+    except JMAPClientError as e:
+        # A valid request the server drops (Cyrus 3.6's httpd dies on it) is no answer at all.
+        raise Violation(
+            f"VacationResponse/get got no HTTP response: {e}", expected="a VacationResponse/get response"
+        ) from None
+    got = m.must(reply, "c0", "VacationResponse/get", "VacationResponse/get")
     return [v for v in got.get("list") or [] if isinstance(v, dict)]
 
 
