@@ -42,6 +42,7 @@ from ..target import Target
 from ..tlsutil import loopback_material
 from . import PeerError
 from .local import ACCOUNTS, CACHE_DIR, DOMAIN, FIXTURES, HOSTNAME, LocalPeer, _which, free_ports, need_root, render
+from .relay import LoopbackRelay
 
 CYRUS_USER = "cyrus"
 CYRUS_GROUP = "mail"
@@ -107,6 +108,7 @@ class CyrusPeer(LocalPeer):
         self._admin_password = ""
         self._saslpasswd = ""
         self.jmap_port = 0
+        self._relay: LoopbackRelay | None = None
 
     def check_requirements(self) -> None:
         for binary in ("master", "imapd", "pop3d", "lmtpd", "httpd"):
@@ -162,12 +164,15 @@ class CyrusPeer(LocalPeer):
         ports = free_ports(4)
         self.listeners = dict(zip(("lmtp", "pop3", "imap"), ports[:3], strict=True))
         self.jmap_port = ports[3]
+        # JMAP EmailSubmission hands mail to SMTP: a loopback MTA takes it and delivers local
+        # recipients back over Cyrus's own LMTP, as a site's MTA would.
+        self._relay = LoopbackRelay(DOMAIN, ACCOUNTS, ("127.0.0.1", self.listeners["lmtp"]))
+        relay_port = self._relay.start()
         values = {
             "base_dir": str(base),
             "bin": str(cyrus_bin()),
             "hostname": HOSTNAME,
-            # Port 9 (discard) on loopback: nothing listens, and only root could bind it.
-            "port_smtp_sink": "9",
+            "port_smtp_sink": str(relay_port),
             **{f"port_{proto}": str(port) for proto, port in self.listeners.items()},
             "port_jmap": str(self.jmap_port),
         }
@@ -178,6 +183,14 @@ class CyrusPeer(LocalPeer):
             if path.is_relative_to(base / "dev") or path == base:
                 continue
             os.chown(path, pw.pw_uid, pw.pw_gid, follow_symlinks=False)
+
+    def stop(self) -> None:
+        try:
+            super().stop()
+        finally:
+            if self._relay is not None:
+                self._relay.stop()
+                self._relay = None
 
     def command(self, base: Path) -> list[str]:
         return [
@@ -259,6 +272,15 @@ class CyrusPeer(LocalPeer):
         # POP3, IMAP and JMAP cases can put test mail into the store over the LMTP listener.
         # No Maildir: delivered mail is read back over IMAP (CaseContext.mailbox()).
         full = {"full_recipient": f"{FULL_USER}@{DOMAIN}", "imap": f"127.0.0.1:{self.listeners['imap']}"}
-        targets = [target(p, port, full if p == "lmtp" else {"lmtp": lmtp}) for p, port in self.listeners.items()]
+        # The IMAP target names the POP3 and JMAP endpoints of the same mailboxes (interop scenarios).
+        paths = {
+            "pop3": f"127.0.0.1:{self.listeners['pop3']}",
+            "jmap": f"127.0.0.1:{self.jmap_port}",
+            "jmap_session_path": "/.well-known/jmap",
+        }
+        targets = [
+            target(p, port, full if p == "lmtp" else {"lmtp": lmtp, **(paths if p == "imap" else {})})
+            for p, port in self.listeners.items()
+        ]
         targets.append(target("jmap", self.jmap_port, {"lmtp": lmtp, "session_path": "/.well-known/jmap"}))
         return targets
