@@ -27,6 +27,28 @@ class StoredMessage:
     modseq: int = 1  # RFC 7162: raised on every change of the message's metadata
 
 
+class StoreHooks:
+    """What a store does on delivery, on a read of the messages, on a change of flags and on an
+    expunge. The default changes nothing; seeded interop defects (``servers/interop.py``)
+    install a subclass on an embedded peer's store (``MailStore.hooks``)."""
+
+    def on_deliver(self, data: bytes) -> bytes:
+        """The octets kept for a message delivered over SMTP or LMTP (``deliver``)."""
+        return data
+
+    def on_read(self, msg: StoredMessage) -> StoredMessage:
+        """The message as ``messages()`` gives it (the POP3 server's read path)."""
+        return msg
+
+    def on_set_flags(self, old: set[str], new: set[str]) -> set[str]:
+        """The flags kept when ``set_flags`` replaces ``old`` with ``new``."""
+        return new
+
+    def removes_on_expunge(self) -> bool:
+        """False: ``expunge`` keeps the messages, marked \\Deleted, instead of removing them."""
+        return True
+
+
 @dataclass
 class Mailbox:
     name: str
@@ -48,6 +70,8 @@ class Account:
 
 
 class MailStore:
+    hooks: StoreHooks = StoreHooks()  # an instance may install its own (seeded interop defects)
+
     def __init__(self, domain: str = "mailspec.test", maildir_root: Path | None = None) -> None:
         self.domain = domain
         self.maildir_root = maildir_root
@@ -91,6 +115,7 @@ class MailStore:
         return None
 
     def deliver(self, acct: Account, data: bytes, envelope_from: str, mailbox: str = "INBOX") -> StoredMessage:
+        data = self.hooks.on_deliver(data)
         with self._lock:
             msg = self.append(acct.user, mailbox, data, envelope_from=envelope_from)
             if self.maildir_root is not None:
@@ -100,12 +125,17 @@ class MailStore:
     def messages(self, user: str, mailbox: str = "INBOX") -> list[StoredMessage]:
         with self._lock:
             acct = self._accounts[user]
-            return list(acct.mailboxes[mailbox].messages)
+            return [self.hooks.on_read(m) for m in acct.mailboxes[mailbox].messages]
 
     def expunge(self, user: str, uids: set[int], mailbox: str = "INBOX") -> int:
         """Remove the messages with these uids (POP3 UPDATE state, IMAP EXPUNGE); returns how many went."""
         with self._lock:
             box = self._accounts[user].mailboxes[mailbox]
+            if not self.hooks.removes_on_expunge():
+                for m in box.messages:
+                    if m.uid in uids:
+                        self.set_flags(user, mailbox, m.uid, m.flags | {"\\Deleted"})
+                return 0
             before = len(box.messages)
             gone = [m.uid for m in box.messages if m.uid in uids]
             box.messages = [m for m in box.messages if m.uid not in uids]
@@ -189,6 +219,7 @@ class MailStore:
             box = self._accounts[user].mailboxes[name]
             for m in box.messages:
                 if m.uid == uid:
+                    flags = self.hooks.on_set_flags(set(m.flags), set(flags))
                     if m.flags != flags:
                         box.highestmodseq += 1
                         m.flags = set(flags)

@@ -94,6 +94,8 @@ class DovecotPeer(LocalPeer):
 
     def targets(self, base: Path) -> list[Target]:
         lmtp = f"127.0.0.1:{self.listeners['lmtp']}"
+        # The IMAP target names the POP3 endpoint of the same mailboxes (interop scenarios).
+        read_paths = {"imap": {"pop3": f"127.0.0.1:{self.listeners['pop3']}"}}
         return [
             Target(
                 protocol=protocol,
@@ -110,7 +112,7 @@ class DovecotPeer(LocalPeer):
                 # POP3 and IMAP cases can put test mail into the store over this LMTP listener.
                 extra={"role": "primary", "full_recipient": f"{FULL_USER}@{DOMAIN}"}
                 if protocol == "lmtp"
-                else {"role": "primary", "lmtp": lmtp},
+                else {"role": "primary", "lmtp": lmtp, **read_paths.get(protocol, {})},
             )
             for protocol, port in self.listeners.items()
         ]

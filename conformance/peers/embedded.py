@@ -10,6 +10,7 @@ from pathlib import Path
 from ..servers.base import ServerThread
 from ..servers.behaviours import Behaviours
 from ..servers.imap import IMAPConfig, IMAPServer
+from ..servers.interop import hooks_for
 from ..servers.jmap import JMAPConfig, JMAPServer
 from ..servers.pop3 import POP3Config, POP3Server
 from ..servers.smtp import Mode, SMTPConfig, SMTPServer
@@ -38,6 +39,9 @@ class EmbeddedPeer:
             aliases = ("postmaster",) if i == 0 else ()
             self.store.add_account(acct.user, acct.password, *aliases)
         self.store.add_account(FULL_ACCOUNT.user, FULL_ACCOUNT.password)
+        hooks = hooks_for(self.behaviours)  # seeded interop defects live in the store
+        if hooks is not None:
+            self.store.hooks = hooks
         self._thread: ServerThread | None = None
 
     def start(self) -> list[Target]:
@@ -77,12 +81,13 @@ class EmbeddedPeer:
             targets.append(base.with_(protocol=mode, port=port, implicit_tls=implicit, extra=extra))
         smtps = next(t.port for t in targets if t.implicit_tls)
         targets = [t.with_(extra={**t.extra, "smtps_port": smtps}) if t.protocol == "smtp" else t for t in targets]
-        return (
+        out = (
             targets
             + self._start_pop3(base, ctx, targets)
             + self._start_imap(base, ctx, targets)
             + self._start_jmap(base, targets)
         )
+        return with_read_paths(out)
 
     def _start_pop3(self, base: Target, ctx: ssl.SSLContext, smtp_targets: list[Target]) -> list[Target]:
         """POP3 (STLS offered, primary) and POP3S (implicit TLS, secondary) on the same store.
@@ -146,9 +151,7 @@ class EmbeddedPeer:
         port = self._thread.listen(JMAPServer(self.store, JMAPConfig(behaviours=self.behaviours)).handle)
         extra = {"role": "primary", "smtp": f"{smtp.host}:{smtp.port}"}
         return [
-            base.with_(
-                protocol="jmap", port=port, recipient=ACCOUNTS[0].address, unknown_recipient="", extra=extra
-            )
+            base.with_(protocol="jmap", port=port, recipient=ACCOUNTS[0].address, unknown_recipient="", extra=extra)
         ]
 
     def stop(self) -> None:
@@ -159,3 +162,15 @@ class EmbeddedPeer:
 
     def logs(self) -> str:
         return ""
+
+
+def with_read_paths(targets: list[Target]) -> list[Target]:
+    """The IMAP targets name the POP3 and JMAP endpoints of the same store (``extra["pop3"]``,
+    ``extra["jmap"]``: "host:port"), for the interop scenarios that read one message both ways."""
+    pop3 = next((t for t in targets if t.protocol == "pop3" and not t.implicit_tls), None)
+    jmap = next((t for t in targets if t.protocol == "jmap"), None)
+    paths = {
+        **({"pop3": f"{pop3.host}:{pop3.port}"} if pop3 else {}),
+        **({"jmap": f"{jmap.host}:{jmap.port}"} if jmap else {}),
+    }
+    return [t.with_(extra={**t.extra, **paths}) if t.protocol == "imap" else t for t in targets]
