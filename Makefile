@@ -32,6 +32,7 @@ selftest: venv
 
 test: venv peers lint
 	ci/install-browser || true  # the browser tests skip, naming why, where Chromium cannot be installed
+	ci/install-clients || true  # the real clients the client scenarios judge; tests skip a missing one
 	ci/install-docker && ci/make-base-image || true  # the Docker-backend tests skip, naming why, where no engine can run
 	$(BIN)/pytest tests -n 2 -p no:cacheprovider -q
 

@@ -26,6 +26,7 @@ from .discovery import TargetError, implementation_from_banner, parse_target
 from .net import NetError, NetTimeout
 from .peers import PeerError
 from .peers.catalog import make_peer
+from .report.html import write_html
 from .report.junit import write_junit
 from .report.results import CaseResult, ResultStream, new_run_dir, read_known_failures
 from .report.summary import problem_lines, summary_markdown, summary_table
@@ -53,6 +54,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--recipient", default=None, help="an address the target accepts for delivery")
     g.addoption(
         "--peer", default=None, help="reference peer to start when no --target is given: embedded (default), postfix"
+    )
+    g.addoption(
+        "--backend",
+        default=None,
+        choices=("local", "docker"),
+        help="how --peer runs: local (Debian's packages here; the embedded peer in process) or docker "
+        "(default: local where it can run, else docker)",
     )
     g.addoption(
         "--protocol",
@@ -86,6 +94,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="IMAP revision to hold the server to (default: the highest its CAPABILITY announces)",
     )
     g.addoption("--defect", default=None, help="start the embedded peer with this seeded defect (behaviour name)")
+    g.addoption(
+        "--client",
+        default=None,
+        help="run the client scenarios (scenarios/clients) against this client from the catalog "
+        "(curl, msmtp, fetchmail, getmail6, smtplib, poplib, aiosmtplib, mailspec...)",
+    )
+    g.addoption(
+        "--client-cmd",
+        default=None,
+        help="run the client scenarios against this command template ({host} {port} {user} {password} "
+        "{message_file} {maildir}...; see conformance/agents/catalog.py) or py:module:function",
+    )
+    g.addoption("--client-timeout", type=float, default=20.0, help="seconds a client under test may run (default 20)")
     g.addoption("--mailspec-progress", action="store_true", default=False, help=argparse_hidden())
 
 
@@ -102,7 +123,13 @@ class State:
     stream: ResultStream | None = None
     report_dir: Path | None = None
     known: dict[str, str] = field(default_factory=dict)
-    known_fixed: set[str] = field(default_factory=set)
+    known_fixed: set[str] = field(default_factory=set)  # known-failure ids with a passing case
+    known_failing: set[str] = field(default_factory=set)  # ... and those with a case still failing
+
+    def known_now_passing(self) -> list[str]:
+        """Known-failure ids whose every case passed: they can leave the file."""
+        return sorted(self.known_fixed - self.known_failing)
+
     started: float = field(default_factory=time.time)
     total: int = 0
     done: int = 0
@@ -127,6 +154,7 @@ class State:
                 return [Target.from_json(t) for t in json.loads(wi["mailspec_targets"])]
         accounts, extra = self._credentials()
         texts = list(self.opt("target")) + ([extra.pop("url")] if "url" in extra else [])
+        token = extra.pop("token", None)  # a JMAP bearer token: kept in Target.extra
         if texts:
             out: list[Target] = []
             for text in texts:
@@ -136,10 +164,14 @@ class State:
                     raise pytest.UsageError(str(e)) from None
                 self.notes += notes
                 out += [t.with_(**extra) for t in found]
+            if token:
+                out = [t.with_(extra={**t.extra, "token": token}) for t in out]
             return out
         name = "embedded" if self.opt("defect") else (self.opt("peer") or "embedded")
         try:
-            peer = make_peer(name, behaviours=(self.opt("defect"),) if self.opt("defect") else ())
+            peer = make_peer(
+                name, behaviours=(self.opt("defect"),) if self.opt("defect") else (), backend=self.opt("backend")
+            )
             targets = peer.start()
         except (PeerError, ValueError) as e:
             raise pytest.UsageError(f"cannot start peer {name}: {e}") from None
@@ -159,7 +191,7 @@ class State:
                 raise pytest.UsageError(f"cannot read --target-config {path}: {e}") from None
             for a in data.get("account", []):
                 accounts.append(Credentials(a["user"], a.get("password", ""), a.get("address", "")))
-            for key in ("url", "recipient", "unknown_recipient", "domain", "implementation"):
+            for key in ("url", "recipient", "unknown_recipient", "domain", "implementation", "token"):
                 if key in data.get("target", {}):
                     extra[key] = data["target"][key]
         if self.opt("user"):
@@ -176,8 +208,22 @@ class State:
                 p.stop()
             except Exception as e:  # a peer that fails to stop must not hide the results
                 print(f"mailspec: stopping peer {p.name}: {e}", file=sys.stderr)
+            self._save_logs(p)
         self.peers.clear()
         self.selftest_peers.clear()
+
+    def _save_logs(self, peer: Any) -> None:
+        """The stopped peer's server logs (a container's too) go into the report: peers/<name>.log."""
+        if self.report_dir is None:
+            return
+        try:
+            text = peer.logs()
+            if text.strip():
+                out = self.report_dir / "peers"
+                out.mkdir(parents=True, exist_ok=True)
+                (out / f"{peer.name}.log").write_text(text, encoding="utf-8", errors="replace")
+        except Exception as e:
+            print(f"mailspec: saving the logs of peer {peer.name}: {e}", file=sys.stderr)
 
     # --- reports -----------------------------------------------------------
 
@@ -227,8 +273,15 @@ def pytest_configure(config: pytest.Config) -> None:
             raise pytest.UsageError(f"--known-failures: {e}") from None
 
 
+def _client_run(config: pytest.Config) -> bool:
+    """Whether this run judges a client (--client / --client-cmd): server cases do not run."""
+    return bool(config.getoption("client") or config.getoption("client_cmd"))
+
+
 def _wants_peer(config: pytest.Config) -> bool:
     """Whether this run is a conformance run (so the controller should start the peer)."""
+    if _client_run(config):
+        return False
     return bool(
         config.getoption("target")
         or config.getoption("peer")
@@ -259,7 +312,14 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     mark = metafunc.definition.get_closest_marker("mailspec_case")
+    if mark is not None and mark.kwargs.get("direction") == "client" and "client_agent" in metafunc.fixturenames:
+        _parametrize_client_case(metafunc, mark)
+        return
     if mark is None or "target" not in metafunc.fixturenames:
+        return
+    if _client_run(metafunc.config):
+        params = [pytest.param((None, ""), id="no-target", marks=pytest.mark.skip(reason="a client run"))]
+        metafunc.parametrize("target", params, indirect=True)
         return
     st = _state(metafunc.config)
     all_targets = st.get_targets()
@@ -283,6 +343,41 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
             )
         ]
     metafunc.parametrize("target", params, indirect=True)
+
+
+def _parametrize_client_case(metafunc: pytest.Metafunc, mark: pytest.Mark) -> None:
+    """A client case runs against the --client (or --client-cmd) agent; under --selftest against
+    the "mailspec" agent clean and with the case's client defect. Otherwise it is left out."""
+    config = metafunc.config
+    protocols: tuple[str, ...] = mark.kwargs["protocols"]
+    wanted = set(config.getoption("protocol") or [])
+    name = config.getoption("client")
+    if config.getoption("selftest"):
+        chosen = not wanted or bool(set(protocols) & wanted)
+        params = [pytest.param(("mailspec", v), id=v) for v in ("clean", "defect")] if chosen else []
+    elif config.getoption("client_cmd") or name:
+        agent = _agent(config)
+        served = set(agent.protocols) & set(protocols)
+        ok = served and (not wanted or served & wanted)
+        params = [pytest.param((agent.name, ""), id=agent.name)] if ok else []
+    else:
+        params = []
+    if not params:
+        params = [pytest.param((None, ""), id="no-target", marks=pytest.mark.skip(reason="no client for this case"))]
+    metafunc.parametrize("client_agent", params, indirect=True)
+
+
+def _agent(config: pytest.Config) -> Any:
+    from .agents import catalog as agents
+
+    template = config.getoption("client_cmd")
+    if template:
+        wanted = tuple(config.getoption("protocol") or ()) or ("smtp", "pop3", "imap", "jmap")
+        return agents.custom_agent(template, wanted)
+    try:
+        return agents.get(config.getoption("client"))
+    except KeyError as e:
+        raise pytest.UsageError(str(e.args[0])) from None
 
 
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -328,6 +423,47 @@ def _defect_target(st: State, defect: str, clean: Target) -> Target:
     raise PeerError(f"embedded peer has no {clean.protocol} endpoint")
 
 
+AGENT_KEY = pytest.StashKey[str]()
+
+
+@pytest.fixture
+def client_agent(request: pytest.FixtureRequest) -> tuple[str, str]:
+    name, variant = request.param
+    if name is None:
+        pytest.skip("no client for this case in this run")
+    return str(name), str(variant)
+
+
+@pytest.fixture
+def client(request: pytest.FixtureRequest, client_agent: tuple[str, str]) -> Iterator[Any]:
+    """A client case: ``client.server(...)`` starts a reference server, ``client.run(op, ...)`` runs the client."""
+    from .agents import catalog as agents
+    from .agents.harness import ClientCase
+
+    _, variant = client_agent
+    agent = agents.get("mailspec") if variant else _agent(request.config)
+    why = agents.available(agent)
+    if why:
+        pytest.skip(why)
+    behaviours: tuple[str, ...] = ()
+    if variant == "defect":
+        mark = request.node.get_closest_marker("mailspec_case")
+        assert mark is not None
+        behaviours = (mark.kwargs["defect"],)
+    version = agents.version(agent)
+    request.node.stash[AGENT_KEY] = f"{agent.name} {version}".strip()
+    target = Target(protocol="client", host="127.0.0.1", port=0, implementation="mailspec-reference-server")
+    ctx = CaseContext(target, timeout=request.config.getoption("case_timeout"))
+    request.node.stash[CTX_KEY] = ctx
+    case = ClientCase(
+        agent, behaviours=behaviours, timeout=request.config.getoption("client_timeout"), transcript=ctx.transcript
+    )
+    yield case
+    if case.runs:
+        ctx.transcript("client runs").note(case.run_notes())
+    case.close()
+
+
 @pytest.fixture
 def case_context(request: pytest.FixtureRequest, target: Target) -> CaseContext:
     ctx = CaseContext(target, timeout=request.config.getoption("case_timeout"))
@@ -358,6 +494,25 @@ def imap(case_context: CaseContext, request: pytest.FixtureRequest) -> Iterator[
     from .clients.imap import IMAPSessions
 
     sessions = IMAPSessions(case_context, profile=request.config.getoption("profile"))
+    yield sessions
+    sessions.close_all()
+
+
+@pytest.fixture
+def interop(imap: Any) -> Iterator[Any]:
+    """The case's IMAP target plus the ways in and the read paths of the same peer."""
+    from .interop import Interop
+
+    it = Interop(imap)
+    yield it
+    it.close()
+
+
+@pytest.fixture
+def jmap(case_context: CaseContext) -> Iterator[Any]:
+    from .clients.jmap import JMAPSessions
+
+    sessions = JMAPSessions(case_context)
     yield sessions
     sessions.close_all()
 
@@ -403,18 +558,24 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     ctx = item.stash.get(CTX_KEY, None)
     callspec = getattr(item, "callspec", None)
     tgt, variant = callspec.params.get("target", (None, "")) if callspec else (None, "")
-    if ctx is not None:
+    client_case = mark.kwargs.get("direction") == "client"
+    agent = item.stash.get(AGENT_KEY, "")
+    if client_case:
+        tgt, variant = None, (callspec.params.get("client_agent", (None, ""))[1] if callspec else "")
+    if ctx is not None and not client_case:
         tgt = ctx.target
     transcript = "\n\n".join(f"== {tr.label}\n{tr.render()}" for tr in ctx.transcripts) if ctx else ""
     implementation = (tgt.implementation if tgt else "") or (implementation_from_banner(ctx.banner) if ctx else "")
+    if client_case:
+        implementation = agent
     result = CaseResult(
         case=item.nodeid.split("[", 1)[0].removeprefix("scenarios/"),
         requirements=reqs,
         protocol=(tgt.protocol if tgt else reqs[0].split(".")[0]),
-        direction="server",
+        direction="client" if client_case else "server",
         level=level,
         verdict=verdict.value,
-        target=tgt.label if tgt else "",
+        target=(f"client:{agent.split(' ')[0]}" if client_case and agent else tgt.label if tgt else ""),
         implementation=implementation,
         duration_s=round(call.duration, 4),
         message=message,
@@ -424,6 +585,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         variant=variant,
         nodeid=item.nodeid,
         transcript=transcript,
+        agent=agent if client_case else "",
     )
     strict = _strict(item.config)
     failing = verdict in (Verdict.FAIL, Verdict.ERROR, Verdict.TIMEOUT) or (strict and verdict == Verdict.WARN)
@@ -443,7 +605,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         report.outcome = "passed"
         report.longrepr = None
     if verdict == Verdict.PASS and set(reqs) & st.known.keys():
-        result.message = "known failure now passes: remove it from the known-failures file"
+        result.message = "passes, though its requirement is listed as a known failure"
     report.user_properties.append((RESULT_KEY, result.to_json()))
     return report
 
@@ -494,6 +656,8 @@ def _on_result(config: pytest.Config, result: CaseResult) -> None:
         st.failed += 1
     if result.verdict == "PASS" and set(result.requirements) & st.known.keys():
         st.known_fixed.update(set(result.requirements) & st.known.keys())
+    if result.known_failure:
+        st.known_failing.update(set(result.requirements) & st.known.keys())
     if config.getoption("mailspec_progress"):
         total = max(st.total, st.done)
         # The real stderr: `mailspec run` captures pytest's own output into the report.
@@ -532,10 +696,11 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         ],
         "strict": strict,
         "cases": len(results),
-        "known_failures_now_passing": sorted(st.known_fixed),
+        "known_failures_now_passing": st.known_now_passing(),
     }
     (st.report_dir / "run.json").write_text(json.dumps(run, indent=2) + "\n", encoding="utf-8")
     (st.report_dir / "summary.md").write_text(summary_markdown(results, f"mailspec run {start}"), encoding="utf-8")
+    write_html(results, st.report_dir / "report.html", run)
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
@@ -552,7 +717,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         tr.write_line(line)
     for line in problem_lines(results, _strict(config))[:50]:
         tr.write_line(line)
-    for req in sorted(st.known_fixed):
+    for req in st.known_now_passing():
         tr.write_line(f"known failure now passes: {req} (remove it from {config.getoption('known_failures')})")
     if st.report_dir:
         tr.write_line(f"report: {st.report_dir}")

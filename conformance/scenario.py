@@ -26,11 +26,19 @@ def case(*requirement_ids: str, defect: Behaviour, protocols: tuple[str, ...] | 
     reqs = [requirements.get(r) for r in requirement_ids]
     if defect.name not in REGISTRY:
         raise ValueError(f"unknown defect {defect}")
-    protos = protocols or DEFAULT_PROTOCOLS.get(reqs[0].protocol, (reqs[0].protocol,))
+    # A client case's defect is a client behaviour ("smtp-client", "pop3-client"...): the case runs a
+    # client under test against a reference server (the ``client`` fixture), not the other way round.
+    direction = "client" if defect.protocol.endswith("-client") else "server"
+    if direction == "client":
+        protos = protocols or (reqs[0].protocol,)
+    else:
+        protos = protocols or DEFAULT_PROTOCOLS.get(reqs[0].protocol, (reqs[0].protocol,))
 
     def deco(fn: F) -> F:
         marks = [
-            pytest.mark.mailspec_case(requirements=tuple(requirement_ids), defect=defect.name, protocols=protos),
+            pytest.mark.mailspec_case(
+                requirements=tuple(requirement_ids), defect=defect.name, protocols=protos, direction=direction
+            ),
             getattr(pytest.mark, reqs[0].protocol),
             getattr(pytest.mark, reqs[0].strength),
             *(getattr(pytest.mark, f"rfc{rfc}") for rfc in sorted({r.rfc for r in reqs})),

@@ -90,6 +90,12 @@ def scenario_cases_for_smtp() -> list[tuple[str, list[str], str]]:
         cwd=ROOT,
         timeout=120,
     ).stdout
+    # Client cases (scenarios/clients) run only with a client: the "mailspec" agent stands for the selftest's.
+    out += subprocess.run(
+        [sys.executable, "-m", "pytest", str(ROOT / "scenarios" / "clients"), "--client", "mailspec",
+         "--collect-only", "-q", "-p", "no:cacheprovider"],
+        capture_output=True, text=True, cwd=ROOT, timeout=120,
+    ).stdout  # fmt: skip
     return [("", [], line) for line in out.splitlines() if "::" in line]
 
 

@@ -256,7 +256,7 @@ def test_fuzz_grammar_fragments(parts: list[bytes]) -> None:
 
 
 def test_response_code_ends_at_its_own_bracket() -> None:
-    (r,) = parse(b'* NO [REFERRAL imap://[::1]/INBOX] try there\r\n')
+    (r,) = parse(b"* NO [REFERRAL imap://[::1]/INBOX] try there\r\n")
     assert isinstance(r, imap.Untagged) and r.code is not None
     assert r.code.raw == "REFERRAL imap://[::1]/INBOX" and r.text == "try there"
     (t,) = parse(b'A1 NO [BADCHARSET ("X]Y" UTF-8)] unknown charset\r\n')

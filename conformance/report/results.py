@@ -30,6 +30,7 @@ class CaseResult:
     variant: str = ""  # selftest: "clean" or "defect"
     nodeid: str = ""
     transcript: str = ""
+    agent: str = ""  # client cases: the client under test, "name version"
     time: float = field(default_factory=time.time)
 
     def to_json(self) -> str:

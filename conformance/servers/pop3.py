@@ -98,6 +98,19 @@ UTF8_MODE_REFUSES = _b("utf8-mode-refuses", "still refuses UTF-8 messages after 
 UTF8_SIZE_CHARS = _b("utf8-size-chars", "counts characters, not octets, in LIST sizes of UTF-8 messages")
 UTF8_STLS_OK = _b("utf8-stls-ok", "accepts STLS after UTF8")
 AUTH_NO_SUCCESS_STATE = _b("auth-no-transaction", "stays in AUTHORIZATION after a successful AUTH")
+# -- legal but unusual habits, for client cases (scenarios/clients) --
+GREET_NO_TIMESTAMP = _b("greet-no-timestamp", "greets without an APOP timestamp")
+CAPA_UNSUPPORTED = _b("capa-unsupported", "does not implement CAPA (answers -ERR)")
+NO_UIDL_TOP = _b("no-uidl-top", "does not implement the optional UIDL and TOP")
+RESP_CODES_ODD = _b("resp-codes-odd", "starts every +OK text with an unknown response code [X-MAILSPEC/ODD/DETAIL]")
+CAPA_NO_SASL = _b("capa-no-sasl", "leaves SASL out of CAPA")
+CAPS_CHANGE_AFTER_TLS = _b("caps-change-after-tls", "announces neither USER nor SASL PLAIN before STLS, both after it")
+STLS_STRIPPED = _b("stls-stripped", "does not announce STLS (as a man in the middle would strip it)")
+STLS_ERR = _b("stls-err", "answers STLS with -ERR")
+SLOW_AFTER_TLS = _b("slow-after-tls", "waits 0.3 s before each response once TLS is active")
+STLS_INJECTS = _b(
+    "stls-injects-capa", "sends a fake CAPA response behind the STLS +OK, before TLS; slow responses after TLS"
+)
 
 _NUMBER = re.compile(r"^[0-9]{1,9}$")
 _timestamps = itertools.count(1)
@@ -161,6 +174,8 @@ class POP3Session:
         self.out.append(data)
 
     def ok(self, text: str = "", code: str | None = None) -> None:
+        if RESP_CODES_ODD in self.b and code is None and not text[:1].isdigit():
+            code = "X-MAILSPEC/ODD/DETAIL"
         data = wire.format_response(True, text, code)
         if STATUS_LOWER in self.b:
             data = b"+ok" + data[3:]
@@ -185,6 +200,8 @@ class POP3Session:
         self.multiline(text, "".join(r + "\r\n" for r in rows).encode())
 
     async def flush(self) -> None:
+        if (SLOW_AFTER_TLS in self.b or STLS_INJECTS in self.b) and self.tls and self.out:
+            await asyncio.sleep(0.3)
         if self.out:
             self.writer.write(b"".join(self.out))
             self.out.clear()
@@ -198,6 +215,8 @@ class POP3Session:
                 self.err("POP3 server not ready")
             elif LONG_GREETING in self.b:
                 self.ok(f"mailspec POP3 ready {'x' * 600} {self.timestamp}")
+            elif GREET_NO_TIMESTAMP in self.b:
+                self.ok("mailspec POP3 ready")
             else:
                 self.ok(f"mailspec POP3 ready {self.timestamp}")
             await self.flush()
@@ -295,11 +314,22 @@ class POP3Session:
         if not (self.authed_by_sasl and SASL_DROPPED in self.b):
             caps.append("SASL " + ("X-MAILSPEC-NONE" if SASL_NO_PLAIN in self.b else "PLAIN"))
         caps.append("IMPLEMENTATION mailspec-embedded")
+        if NO_UIDL_TOP in self.b:
+            caps = [c for c in caps if c not in ("UIDL", "TOP")]
+        if CAPA_NO_SASL in self.b:
+            caps = [c for c in caps if not c.startswith("SASL")]
+        if STLS_STRIPPED in self.b:
+            caps = [c for c in caps if c != "STLS"]
+        if CAPS_CHANGE_AFTER_TLS in self.b and not self.tls:
+            caps = [("SASL X-MAILSPEC-NONE" if c.startswith("SASL") else c) for c in caps if c != "USER"]
         return caps
 
     async def do_CAPA(self, cmd: wire.Command) -> None:
         if cmd.args:
             self.syntax("CAPA takes no arguments")
+            return
+        if CAPA_UNSUPPORTED in self.b:
+            self.err("unknown command")
             return
         if self.state == "TRANSACTION" and CAPA_AUTH_ONLY in self.b:
             self.err("not now")
@@ -408,6 +438,9 @@ class POP3Session:
         if self.utf8 and UTF8_STLS_OK not in self.b:
             self.err("STLS not allowed after UTF8")
             return
+        if STLS_ERR in self.b:
+            self.err("TLS not available now")
+            return
         if self.tls:
             if STLS_TWICE_OK in self.b:
                 self.ok("again")
@@ -417,6 +450,8 @@ class POP3Session:
         self.ok("Begin TLS negotiation")
         if STLS_EXTRA_LINE in self.b:
             self.ok("really, begin now")
+        if STLS_INJECTS in self.b:
+            self._emit(b"+OK injected capabilities\r\nUSER\r\nPIPELINING\r\n.\r\n")
         await self.flush()
         injected = self.parser.take_pending()
         try:
@@ -612,6 +647,9 @@ class POP3Session:
             self.multiline(f"{self._size(m)} octets", data)
 
     async def do_TOP(self, cmd: wire.Command) -> None:
+        if NO_UIDL_TOP in self.b:
+            self.err("unknown command")
+            return
         if len(cmd.args) != 2 or not _NUMBER.match(cmd.args[1]):
             self.syntax("TOP msg n")
             return
@@ -674,6 +712,9 @@ class POP3Session:
         return f"{self._label(n)}{sep}{self._uid(n, m)}{tail}"
 
     async def do_UIDL(self, cmd: wire.Command) -> None:
+        if NO_UIDL_TOP in self.b:
+            self.err("unknown command")
+            return
         if len(cmd.args) > 1:
             self.syntax("UIDL [msg]")
             return

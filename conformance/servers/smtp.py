@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 import re
 import ssl
 import time
@@ -231,6 +232,43 @@ RECEIVED_NO_FROM = _b("received-no-from", "writes its Received line without a FR
 RECEIVED_NO_LITERAL = _b(
     "received-no-literal", "leaves the client's IP address literal out of the Received FROM clause"
 )
+# -- legal but unusual habits, for client cases (scenarios/clients) --
+REPLY_TEXT_ODD = _b("reply-text-odd", "single-line replies carry misleading text ('rejected? no...')")
+BARE_CODES = _b("bare-codes", "single-line replies after the greeting are a bare code, no text")
+GREET_MULTILINE_BARE = _b("greet-multiline-bare", "multiline greeting with odd text, its last line a bare 220")
+CODES_UNLISTED = _b("codes-unlisted-2yz", "accepts MAIL with 259, RCPT with 258 and the message with 256")
+FINAL_459 = _b("final-459", "answers the end of data with the unlisted temporary code 459 (not stored)")
+FINAL_559 = _b("final-559", "answers the end of data with the unlisted permanent code 559 (not stored)")
+FINAL_650 = _b("final-650", "answers the end of data with the out-of-range code 650 (not stored)")
+MAIL_451 = _b("mail-451", "answers MAIL with 451 (temporary failure)")
+MAIL_550 = _b("mail-550", "answers MAIL with 550 (permanent failure)")
+RCPT_450 = _b("rcpt-450", "answers RCPT with 450 (mailbox busy, temporary)")
+DATA_554 = _b("data-554", "answers DATA with 554 (transaction failed)")
+DATA_451 = _b("data-451", "answers DATA with 451 (temporary failure)")
+FINAL_554 = _b("final-554", "refuses the message at the end of data with 554")
+FINAL_451 = _b("final-451", "refuses the message at the end of data with 451")
+EHLO_502 = _b("ehlo-502", "answers EHLO with 502 (not implemented): HELO only")
+EHLO_MINIMAL = _b("ehlo-minimal", "answers EHLO with no service extensions at all")
+EHLO_NO_8BITMIME = _b("ehlo-no-8bitmime", "does not offer 8BITMIME (nor SMTPUTF8, BINARYMIME)")
+NO_PIPELINING = _b("no-pipelining", "does not offer PIPELINING")
+MULTILINE_REPLIES = _b("multiline-replies", "sends every single-line reply as a two-line reply")
+STARTTLS_STRIPPED = _b("starttls-stripped", "does not offer STARTTLS (as a man in the middle would strip it)")
+STARTTLS_454 = _b("starttls-454", "answers STARTTLS with 454 (TLS not available)")
+STARTTLS_EXTRA_REPLY = _b(
+    "starttls-extra-reply", "sends a 250 reply behind the 220 to STARTTLS, before TLS; slow replies after TLS"
+)
+CAPS_CHANGE_AFTER_TLS = _b("caps-change-after-tls", "offers AUTH LOGIN before TLS and AUTH PLAIN only after it")
+AUTH_LOGIN_ONLY = _b("auth-login-only", "offers AUTH LOGIN only")
+SLOW_QUIT = _b("slow-quit", "waits half a second before its 221 to QUIT")
+SLOW_GREETING = _b("slow-greeting", "waits two seconds before the greeting")
+SLOW_FINAL = _b("slow-final", "waits two seconds before the reply to the end of data")
+_REFUSALS = {
+    MAIL_451: ("MAIL", 451, "4.3.0", "Temporary failure, try again later"),
+    MAIL_550: ("MAIL", 550, "5.7.1", "Sender refused"),
+    RCPT_450: ("RCPT", 450, "4.2.1", "Mailbox busy, try again later"),
+    DATA_554: ("DATA", 554, "5.5.0", "Transaction failed"),
+    DATA_451: ("DATA", 451, "4.3.0", "Temporary failure, try again later"),
+}
 
 
 @dataclass
@@ -292,6 +330,16 @@ class SMTPSession:
         return ENHANCED_MISSING not in self.b
 
     def reply(self, code: int, text: str, status: str | None = None, *more: str) -> None:
+        if CODES_UNLISTED in self.b and code == 250 and not more:
+            code = {"MAIL": 259, "RCPT": 258, "DATA": 256}.get(getattr(self, "verb", ""), code)
+        if not more and code != 220 and (BARE_CODES in self.b or REPLY_TEXT_ODD in self.b):
+            if BARE_CODES in self.b:
+                self.last_code = code
+                self.out.append(b"%d\r\n" % code)
+                return
+            text = {2: "rejected? no: accepted, no error", 3: "550 error? no, go ahead"}.get(code // 100, text)
+        if MULTILINE_REPLIES in self.b and not more:
+            more = ("(this reply goes on on a second line)",)
         self.last_code = code
         if status and self.enhanced:
             if ENHANCED_WRONG_CLASS in self.b:
@@ -309,6 +357,8 @@ class SMTPSession:
         self.out.append(data)
 
     async def flush(self) -> None:
+        if STARTTLS_EXTRA_REPLY in self.b and self.tls and self.out:
+            await asyncio.sleep(0.3)
         if self.out and PIPELINING_REORDER in self.b:
             self.out.sort(key=lambda d: d[:1] in (b"4", b"5"))  # stable: errors go last
         if self.out:
@@ -319,6 +369,8 @@ class SMTPSession:
     # --- main loop ---------------------------------------------------------
 
     async def run(self) -> None:
+        if SLOW_GREETING in self.b:
+            await asyncio.sleep(2.0)
         self.greet()
         await self.flush()
         try:
@@ -405,6 +457,10 @@ class SMTPSession:
         name = self.cfg.hostname
         if GREET_250 in self.b:
             self.out.append(wire.format_reply(250, f"{name} ESMTP mailspec"))
+        elif GREET_MULTILINE_BARE in self.b:
+            self.out.append(
+                f"220-{name} ESMTP mailspec\r\n220-250 OK (a line that looks like another reply)\r\n220\r\n".encode()
+            )
         elif GREET_MIXED_CODES in self.b:
             self.out.append(b"220-" + name.encode() + b" ESMTP mailspec\r\n250 ready\r\n")
         elif GREET_LONG_LINE in self.b:
@@ -415,6 +471,11 @@ class SMTPSession:
 
     async def dispatch(self, cmd: wire.Command) -> None:
         verb = cmd.verb
+        self.verb = verb
+        refusal = next((r for b, r in _REFUSALS.items() if b in self.b and r[0] == verb), None)
+        if refusal is not None and (verb != "DATA" or self.rcpts):
+            self.reply(refusal[1], refusal[3], refusal[2] or None)
+            return
         if VERBS_CASE_SENSITIVE in self.b and cmd.raw[: len(verb)] != verb.encode():
             self.reply(500, "Command not recognized", "5.5.1")
             return
@@ -484,6 +545,21 @@ class SMTPSession:
     # --- commands ----------------------------------------------------------
 
     def extensions(self) -> list[str]:
+        if EHLO_MINIMAL in self.b:
+            return []
+        ext = self._extensions()
+        if EHLO_NO_8BITMIME in self.b:
+            ext = [e for e in ext if e not in ("8BITMIME", "SMTPUTF8", "BINARYMIME")]
+        if NO_PIPELINING in self.b:
+            ext.remove("PIPELINING")
+        if STARTTLS_STRIPPED in self.b:
+            ext = [e for e in ext if e != "STARTTLS"]
+        if CAPS_CHANGE_AFTER_TLS in self.b or AUTH_LOGIN_ONLY in self.b:
+            login_only = AUTH_LOGIN_ONLY in self.b or not self.tls
+            ext = [("AUTH LOGIN" if login_only else "AUTH PLAIN") if e.startswith("AUTH ") else e for e in ext]
+        return ext
+
+    def _extensions(self) -> list[str]:
         ext = ["8BITMIME", "PIPELINING", "ENHANCEDSTATUSCODES", "HELP"]
         if SMTPUTF8_NO_8BITMIME in self.b:
             ext.remove("8BITMIME")
@@ -513,8 +589,8 @@ class SMTPSession:
         if EHLO_UNLISTED in self.b:
             self.reply(551, "not here", "5.5.1")
             return
-        if EHLO_500 in self.b:
-            self.reply(500, "Command not recognized", "5.5.1")
+        if EHLO_500 in self.b or EHLO_502 in self.b:
+            self.reply(502 if EHLO_502 in self.b else 500, "Command not recognized", "5.5.1")
             return
         await self._hello("EHLO", arg)
 
@@ -760,6 +836,8 @@ class SMTPSession:
             partial += data
             done = receiver.feed(data)
         result, rest = done
+        if SLOW_FINAL in self.b:
+            await asyncio.sleep(2.0)
         if PIPELINING_DROPS_AFTER_DATA not in self.b:
             self.parser.feed(rest)
         if receiver.exceeded and SIZE_DATA_NOT_ENFORCED not in self.b:
@@ -936,6 +1014,16 @@ class SMTPSession:
         return tuple(wire.SMUGGLING_ENDINGS[v] for k, v in pairs.items() if k in self.b)
 
     def _deliver(self, message: bytes) -> None:
+        final = [
+            c
+            for b, c in ((FINAL_554, 554), (FINAL_451, 451), (FINAL_459, 459), (FINAL_559, 559), (FINAL_650, 650))
+            if b in self.b
+        ]
+        if final:
+            status = {4: "4.3.0", 5: "5.6.0"}.get(final[0] // 100)
+            self.reply(final[0], "Message refused", status)
+            self.reset()
+            return
         if HEADER_UNFOLDS in self.b:
             head, sep, body = message.partition(b"\r\n\r\n")
             message = re.sub(rb"\r\n([ \t])", rb"\1", head) + sep + body
@@ -1034,6 +1122,10 @@ class SMTPSession:
         if arg and ARGS_IGNORED not in self.b:
             self.syntax_error("QUIT takes no parameters")
             return
+        if SLOW_QUIT in self.b:
+            # A client that closes without waiting for the 221 shows here (the wire log notes it).
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.reader.read(1), 0.5)
         if QUIT_NO_221 in self.b:
             self.reply(250, "Bye", "2.0.0")
         else:
@@ -1088,7 +1180,12 @@ class SMTPSession:
         if arg and STARTTLS_ARG_OK not in self.b:
             self.syntax_error("STARTTLS takes no parameters")
             return
+        if STARTTLS_454 in self.b:
+            self.reply(454, "TLS not available due to temporary reason", "4.7.0")
+            return
         self.reply(250 if STARTTLS_WRONG_CODE in self.b else 220, "Ready to start TLS", "2.0.0")
+        if STARTTLS_EXTRA_REPLY in self.b:
+            self.out.append(b"250 2.0.0 injected before TLS: take this as the reply to your next command\r\n")
         await self.flush()
         injected = self.parser.take_pending()
 
@@ -1106,7 +1203,7 @@ class SMTPSession:
             self.reset()
 
     async def do_AUTH(self, arg: str) -> None:
-        if self.cfg.mode == "lmtp" or "AUTH PLAIN LOGIN" not in self.extensions():
+        if self.cfg.mode == "lmtp" or not any(e.startswith("AUTH ") for e in self.extensions()):
             self.reply(503 if self.cfg.mode != "lmtp" else 500, "AUTH not available", "5.5.1")
             return
         if self.greeted is None:
@@ -1120,6 +1217,10 @@ class SMTPSession:
             return
         mech, _, initial = arg.partition(" ")
         mech = mech.upper()
+        offered = next((e.split()[1:] for e in self.extensions() if e.startswith("AUTH ")), [])
+        if (CAPS_CHANGE_AFTER_TLS in self.b or AUTH_LOGIN_ONLY in self.b) and mech not in offered:
+            self.reply(504, "Unrecognized authentication type", "5.5.4")
+            return
         if mech not in ("PLAIN", "LOGIN"):
             if AUTH_UNKNOWN_MECH in self.b:
                 self.reply(535, "Authentication failed", "5.7.8")

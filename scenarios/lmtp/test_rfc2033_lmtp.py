@@ -1,7 +1,6 @@
 """RFC 2033 (LMTP): LHLO only, PIPELINING and ENHANCEDSTATUSCODES, one reply per accepted recipient after DATA,
 each reporting that recipient's own outcome (a full mailbox fails alone)."""
 
-
 import pytest
 
 from conformance.clients.smtp import SMTPClient, SMTPSessions
