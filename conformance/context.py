@@ -99,7 +99,25 @@ def make_message(
     return text + b"\r\n" + body, token
 
 
-class MailboxProbe:
+class _Probe:
+    """What reads delivered mail back: ``find`` once; ``wait_for`` polls it."""
+
+    poll = 0.05  # seconds between two looks
+
+    def find(self, token: str) -> list[bytes]:
+        raise NotImplementedError
+
+    def wait_for(self, token: str, timeout: float = 15.0, count: int = 1) -> list[bytes]:
+        """Messages containing ``token`` once ``count`` are there, or what arrived by the timeout."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = self.find(token)
+            if len(found) >= count or time.monotonic() > deadline:
+                return found
+            time.sleep(self.poll)
+
+
+class MailboxProbe(_Probe):
     """Reads a Maildir (the target's delivery store) to see what really arrived."""
 
     def __init__(self, path: Path) -> None:
@@ -120,18 +138,11 @@ class MailboxProbe:
                     found.append(data)
         return found
 
-    def wait_for(self, token: str, timeout: float = 15.0, count: int = 1) -> list[bytes]:
-        """Messages containing ``token`` once ``count`` are there, or what arrived by the timeout."""
-        deadline = time.monotonic() + timeout
-        while True:
-            found = self.find(token)
-            if len(found) >= count or time.monotonic() > deadline:
-                return found
-            time.sleep(0.05)
 
-
-class IMAPProbe:
+class IMAPProbe(_Probe):
     """Reads the recipient's INBOX over IMAP (LOGIN after STARTTLS when offered) to see what arrived."""
+
+    poll = 0.2  # each look is a whole IMAP session
 
     def __init__(self, ctx: CaseContext, host: str, port: int, user: str, password: str) -> None:
         self.ctx = ctx
@@ -160,11 +171,3 @@ class IMAPProbe:
                     found.append(body)
             c.logout()
             return found
-
-    def wait_for(self, token: str, timeout: float = 15.0, count: int = 1) -> list[bytes]:
-        deadline = time.monotonic() + timeout
-        while True:
-            found = self.find(token)
-            if len(found) >= count or time.monotonic() > deadline:
-                return found
-            time.sleep(0.2)

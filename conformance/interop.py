@@ -266,6 +266,9 @@ def large_draft(megabytes: float = 3.0) -> Draft:
 def explore(strategy: st.SearchStrategy[Draft], run: Callable[[Draft], object], *, examples: int = 6) -> None:
     """Run ``run`` on ``examples`` drafts drawn from ``strategy``: the same ones on every run
     (derandomized), no shrinking (a failure is reported as found), no example database."""
+    # The first outcome is the verdict: a failure is not replayed (hypothesis would call a
+    # failure that a second try does not repeat, a slow server say, "flaky" and hide it).
+    first: list[Exception] = []
 
     @settings(
         max_examples=examples,
@@ -278,9 +281,16 @@ def explore(strategy: st.SearchStrategy[Draft], run: Callable[[Draft], object], 
     )
     @given(strategy)
     def drafts(draft: Draft) -> None:
-        run(draft)
+        if first:
+            return
+        try:
+            run(draft)
+        except Exception as e:
+            first.append(e)
 
     drafts()
+    if first:
+        raise first[0]
 
 
 # --- judging ------------------------------------------------------------------------

@@ -26,7 +26,8 @@ from ..servers.imap import client_habits
 from ..verdict import check, unsupported
 from .catalog import CATALOG, PY, Operation, _fetchmail, _getmail
 from .harness import USER, ClientCase, RefServer, RunResult, ServerSpec, server_factory
-from .pylib import EX_UNAVAILABLE, parser, tls_context, write_maildir
+from .pylib import parser, tls_context, write_maildir
+from .runner import EX_UNAVAILABLE
 from .wirelog import Unit, WireLog, line_units
 
 # --- the reference servers -----------------------------------------------------------------------

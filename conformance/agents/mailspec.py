@@ -27,8 +27,8 @@ import time
 from pathlib import Path
 
 from ..servers.behaviours import Behaviour, behaviour
-
-EX_TEMPFAIL, EX_UNAVAILABLE, EX_ERROR = 75, 69, 1
+from . import runner
+from .runner import EX_ERROR, EX_TEMPFAIL, EX_UNAVAILABLE
 
 
 def _s(name: str, description: str) -> Behaviour:
@@ -580,18 +580,9 @@ def _pop3_login(a: argparse.Namespace, p: POP3, caps: dict[str, str], greeting: 
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="mailspec-agent")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=0)
-    p.add_argument("--timeout", type=float, default=15.0)
-    p.add_argument("--starttls", action="store_true")
-    p.add_argument("--cafile", default="")
-    p.add_argument("--user", default="")
-    p.add_argument("--password", default="")
+    p = runner.parser("mailspec-agent")
     p.add_argument("--from", dest="sender", default="")
     p.add_argument("--message-file", default="")
-    p.add_argument("--maildir", default="")
-    p.add_argument("--msgnum", type=int, default=1)
     p.add_argument("rcpts", nargs="*")
     return p
 

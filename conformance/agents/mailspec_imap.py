@@ -23,7 +23,9 @@ from pathlib import Path
 
 from ..servers.behaviours import Behaviour, behaviour
 from ..wire.imap import decode_mailbox, encode_mailbox
-from .mailspec import EX_ERROR, EX_TEMPFAIL, EX_UNAVAILABLE, Failure, Wire, _on
+from . import runner
+from .mailspec import Failure, Wire, _on
+from .runner import EX_ERROR, EX_TEMPFAIL, EX_UNAVAILABLE
 
 
 def _i(name: str, description: str) -> Behaviour:
@@ -484,16 +486,7 @@ def _session(a: argparse.Namespace, c: IMAP) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="mailspec-imap")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=0)
-    p.add_argument("--timeout", type=float, default=15.0)
-    p.add_argument("--starttls", action="store_true")
-    p.add_argument("--cafile", default="")
-    p.add_argument("--user", default="")
-    p.add_argument("--password", default="")
-    p.add_argument("--maildir", default="")
-    p.add_argument("--msgnum", type=int, default=1)
+    p = runner.parser("mailspec-imap")
     p.add_argument("--mailbox", default="INBOX")
     p.add_argument("--state", default="")
     return p

@@ -18,23 +18,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-EX_TEMPFAIL, EX_UNAVAILABLE = 75, 69
+from . import runner
+from .runner import EX_TEMPFAIL, EX_UNAVAILABLE
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="pylib")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=0)
-    p.add_argument("--timeout", type=float, default=15.0)
-    p.add_argument("--starttls", action="store_true")
-    p.add_argument("--cafile", default="")
-    p.add_argument("--user", default="")
-    p.add_argument("--password", default="")
+    p = runner.parser("pylib")
     p.add_argument("--from", dest="sender", default="")
     p.add_argument("--to", default="")
     p.add_argument("--message-file", default="")
-    p.add_argument("--maildir", default="")
-    p.add_argument("--msgnum", type=int, default=1)
     p.add_argument("rcpts", nargs="*")
     return p
 

@@ -41,14 +41,25 @@ from pathlib import Path
 from ..target import Target
 from ..tlsutil import loopback_material
 from . import PeerError
-from .local import ACCOUNTS, CACHE_DIR, DOMAIN, FIXTURES, HOSTNAME, LocalPeer, _which, free_ports, need_root, render
+from .local import (
+    ACCOUNTS,
+    CACHE_DIR,
+    DOMAIN,
+    FIXTURES,
+    FULL_USER,
+    HOSTNAME,
+    LocalPeer,
+    _which,
+    free_ports,
+    need_root,
+    render,
+)
 from .relay import LoopbackRelay
 
 CYRUS_USER = "cyrus"
 CYRUS_GROUP = "mail"
 ADMIN = "cyrus"  # "admins: cyrus" in imapd.conf; a SASL account of its own, not the Unix user
 # A mailbox (no login) whose quota is full: LMTP accepts it at RCPT and fails it after DATA.
-FULL_USER = "carol"
 INSTALL_HINT = "run ci/install-peers cyrus (apt-get download + dpkg -x; installing cyrus-imapd would remove dovecot)"
 
 # Reads the instance's /dev/log (datagrams from syslog(3)) into a file. Runs inside the namespace,

@@ -20,12 +20,23 @@ from pathlib import Path
 from ..target import Target
 from ..tlsutil import loopback_material
 from . import PeerError
-from .local import ACCOUNTS, DOMAIN, FIXTURES, HOSTNAME, LocalPeer, _which, free_ports, need_root, need_user, render
+from .local import (
+    ACCOUNTS,
+    DOMAIN,
+    FIXTURES,
+    FULL_USER,
+    HOSTNAME,
+    LocalPeer,
+    _which,
+    free_ports,
+    need_root,
+    need_user,
+    render,
+)
 
 PACKAGES = ("dovecot-core", "dovecot-lmtpd", "dovecot-pop3d", "dovecot-imapd")
 SERVICES = {"lmtp": "dovecot-lmtpd", "pop3": "dovecot-pop3d", "imap": "dovecot-imapd"}
 LIBEXEC = Path("/usr/lib/dovecot")
-FULL_USER = "carol"
 
 
 class DovecotPeer(LocalPeer):

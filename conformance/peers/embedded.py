@@ -7,7 +7,7 @@ import ssl
 import tempfile
 from pathlib import Path
 
-from ..servers.base import ServerThread
+from ..servers.base import Handler, ServerThread
 from ..servers.behaviours import Behaviours
 from ..servers.imap import IMAPConfig, IMAPServer
 from ..servers.interop import hooks_for
@@ -81,78 +81,43 @@ class EmbeddedPeer:
             targets.append(base.with_(protocol=mode, port=port, implicit_tls=implicit, extra=extra))
         smtps = next(t.port for t in targets if t.implicit_tls)
         targets = [t.with_(extra={**t.extra, "smtps_port": smtps}) if t.protocol == "smtp" else t for t in targets]
-        out = (
-            targets
-            + self._start_pop3(base, ctx, targets)
-            + self._start_imap(base, ctx, targets)
-            + self._start_jmap(base, targets)
+        smtp = next(t for t in targets if t.protocol == "smtp" and not t.implicit_tls)
+        # POP3 and IMAP: plain (STLS/STARTTLS offered, primary) and implicit TLS (secondary);
+        # JMAP on plain HTTP. All read the same store; "smtp" is how their cases put mail in.
+        locks: set[str] = set()  # one set of POP3 maildrop locks for both listeners
+        recent: dict[tuple[str, str, int], set[int]] = {}  # one \\Recent owner per message (IMAP4rev1)
+        pop3 = [
+            self._listen(base, smtp, "pop3", implicit, POP3Server(self.store, POP3Config(
+                tls=None if implicit else ctx, implicit_tls=implicit, behaviours=self.behaviours, locks=locks
+            )).handle, ctx)
+            for implicit in (False, True)
+        ]  # fmt: skip
+        imap = [
+            self._listen(base, smtp, "imap", implicit, IMAPServer(self.store, IMAPConfig(
+                tls=None if implicit else ctx, implicit_tls=implicit, behaviours=self.behaviours, recent_claims=recent
+            )).handle, ctx)
+            for implicit in (False, True)
+        ]  # fmt: skip
+        jmap = self._listen(
+            base, smtp, "jmap", False, JMAPServer(self.store, JMAPConfig(behaviours=self.behaviours)).handle, ctx
         )
+        out = [*targets, *pop3, *imap, jmap]
         return with_read_paths(out)
 
-    def _start_pop3(self, base: Target, ctx: ssl.SSLContext, smtp_targets: list[Target]) -> list[Target]:
-        """POP3 (STLS offered, primary) and POP3S (implicit TLS, secondary) on the same store.
-
-        Both share one set of maildrop locks. ``extra["smtp"]`` is where POP3 scenarios
-        deliver the test messages they need (``POP3Sessions.seed``).
-        """
+    def _listen(
+        self, base: Target, smtp: Target, protocol: str, implicit: bool, handler: Handler, ctx: ssl.SSLContext
+    ) -> Target:
+        """A mailbox-access listener on the store: its target, mail for alice put in over ``smtp``."""
         assert self._thread is not None
-        smtp = next(t for t in smtp_targets if t.protocol == "smtp" and not t.implicit_tls)
-        locks: set[str] = set()
-        out = []
-        for implicit in (False, True):
-            cfg = POP3Config(
-                tls=None if implicit else ctx, implicit_tls=implicit, behaviours=self.behaviours, locks=locks
-            )
-            port = self._thread.listen(POP3Server(self.store, cfg).handle, tls=ctx if implicit else None)
-            extra = {"role": "secondary" if implicit else "primary", "smtp": f"{smtp.host}:{smtp.port}"}
-            out.append(
-                base.with_(
-                    protocol="pop3",
-                    port=port,
-                    implicit_tls=implicit,
-                    recipient=ACCOUNTS[0].address,
-                    unknown_recipient="",
-                    extra=extra,
-                )
-            )
-        return out
-
-    def _start_imap(self, base: Target, ctx: ssl.SSLContext, smtp_targets: list[Target]) -> list[Target]:
-        """IMAP (STARTTLS offered, LOGINDISABLED before it; primary) and IMAPS (implicit TLS, secondary)."""
-        assert self._thread is not None
-        smtp = next(t for t in smtp_targets if t.protocol == "smtp" and not t.implicit_tls)
-        recent: dict[tuple[str, str, int], set[int]] = {}
-        out = []
-        for implicit in (False, True):
-            cfg = IMAPConfig(
-                tls=None if implicit else ctx,
-                implicit_tls=implicit,
-                behaviours=self.behaviours,
-                recent_claims=recent,
-            )
-            port = self._thread.listen(IMAPServer(self.store, cfg).handle, tls=ctx if implicit else None)
-            extra = {"role": "secondary" if implicit else "primary", "smtp": f"{smtp.host}:{smtp.port}"}
-            out.append(
-                base.with_(
-                    protocol="imap",
-                    port=port,
-                    implicit_tls=implicit,
-                    recipient=ACCOUNTS[0].address,
-                    unknown_recipient="",
-                    extra=extra,
-                )
-            )
-        return out
-
-    def _start_jmap(self, base: Target, smtp_targets: list[Target]) -> list[Target]:
-        """JMAP over plain HTTP on loopback (primary): the Session at /.well-known/jmap, via a redirect."""
-        assert self._thread is not None
-        smtp = next(t for t in smtp_targets if t.protocol == "smtp" and not t.implicit_tls)
-        port = self._thread.listen(JMAPServer(self.store, JMAPConfig(behaviours=self.behaviours)).handle)
-        extra = {"role": "primary", "smtp": f"{smtp.host}:{smtp.port}"}
-        return [
-            base.with_(protocol="jmap", port=port, recipient=ACCOUNTS[0].address, unknown_recipient="", extra=extra)
-        ]
+        port = self._thread.listen(handler, tls=ctx if implicit else None)
+        return base.with_(
+            protocol=protocol,
+            port=port,
+            implicit_tls=implicit,
+            recipient=ACCOUNTS[0].address,
+            unknown_recipient="",
+            extra={"role": "secondary" if implicit else "primary", "smtp": f"{smtp.host}:{smtp.port}"},
+        )
 
     def stop(self) -> None:
         if self._thread is not None:

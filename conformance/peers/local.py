@@ -47,6 +47,9 @@ ACCOUNTS = (
     Credentials("bob", "bob-Secret-2", "bob@mailspec.test"),
 )
 DOMAIN = "mailspec.test"
+# The account whose mailbox is full (a configuration of each peer, not a defect): LMTP accepts
+# its RCPT and fails its delivery after DATA, for that recipient only (RFC 2033 4.2).
+FULL_USER = "carol"
 HOSTNAME = "mx.mailspec.test"
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "peers"
 SBIN_PATH = "/usr/sbin:/sbin:/usr/bin:/bin"

@@ -169,24 +169,14 @@ table.matrix a{text-decoration:none}
 table.matrix .badge{min-width:4.5em}
 """
 
-REPORT_JS = """
-(function () {
+# The filter buttons of report.html and matrix.html: "" clears a group, a value toggles in
+# it; each click re-applies the page's own ``filter(sel)``, which returns how many it shows.
+FILTERS_JS = """
+function mailspecFilters(filter) {
   "use strict";
   var sel = { verdict: new Set(), level: new Set() };
-  function visible(el) { return !el.hidden; }
   function apply() {
-    var shown = 0;
-    document.querySelectorAll("tr.case").forEach(function (tr) {
-      var ok = (sel.verdict.size === 0 || sel.verdict.has(tr.dataset.verdict)) &&
-               (sel.level.size === 0 || sel.level.has(tr.dataset.level));
-      tr.hidden = !ok;
-      if (ok) { shown += 1; }
-    });
-    ["section.req", "section.rfc", "section.proto"].forEach(function (q) {
-      document.querySelectorAll(q).forEach(function (s) {
-        s.hidden = !Array.prototype.some.call(s.querySelectorAll("tr.case"), visible);
-      });
-    });
+    var shown = filter(sel);
     document.querySelectorAll(".filters button").forEach(function (b) {
       var set = sel[b.dataset.filter];
       var on = b.dataset.value === "" ? set.size === 0 : set.has(b.dataset.value);
@@ -204,6 +194,31 @@ REPORT_JS = """
       apply();
     });
   });
+  apply();
+}
+"""
+
+REPORT_JS = (
+    FILTERS_JS
+    + """
+(function () {
+  "use strict";
+  function visible(el) { return !el.hidden; }
+  function filter(sel) {
+    var shown = 0;
+    document.querySelectorAll("tr.case").forEach(function (tr) {
+      var ok = (sel.verdict.size === 0 || sel.verdict.has(tr.dataset.verdict)) &&
+               (sel.level.size === 0 || sel.level.has(tr.dataset.level));
+      tr.hidden = !ok;
+      if (ok) { shown += 1; }
+    });
+    ["section.req", "section.rfc", "section.proto"].forEach(function (q) {
+      document.querySelectorAll(q).forEach(function (s) {
+        s.hidden = !Array.prototype.some.call(s.querySelectorAll("tr.case"), visible);
+      });
+    });
+    return shown;
+  }
   function reveal() {
     var id = decodeURIComponent(location.hash.slice(1));
     var el = id ? document.getElementById(id) : null;
@@ -213,10 +228,11 @@ REPORT_JS = """
     el.scrollIntoView();
   }
   window.addEventListener("hashchange", reveal);
-  apply();
+  mailspecFilters(filter);
   reveal();
 })();
 """
+)
 
 
 def page(title: str, body: str, script: str) -> str:

@@ -32,6 +32,7 @@ from typing import Any
 from .. import __version__
 from .html import (
     DEFAULT_TRANSCRIPT_CAP,
+    FILTERS_JS,
     VERDICTS,
     badge,
     cap,
@@ -323,11 +324,12 @@ def build_matrix(
 
 # --- writing ------------------------------------------------------------------------
 
-MATRIX_JS = """
+MATRIX_JS = (
+    FILTERS_JS
+    + """
 (function () {
   "use strict";
-  var sel = { verdict: new Set(), level: new Set() };
-  function apply() {
+  function filter(sel) {
     var shown = 0;
     var rows = document.querySelectorAll("table.matrix tbody tr");
     rows.forEach(function (tr) {
@@ -349,26 +351,12 @@ MATRIX_JS = """
       if (!tr.hidden) { if (proto) { any.set(proto, true); } if (rfc) { any.set(rfc, true); } }
     });
     any.forEach(function (v, tr) { tr.hidden = !v; });
-    document.querySelectorAll(".filters button").forEach(function (b) {
-      var set = sel[b.dataset.filter];
-      var on = b.dataset.value === "" ? set.size === 0 : set.has(b.dataset.value);
-      b.setAttribute("aria-pressed", on ? "true" : "false");
-    });
-    var out = document.getElementById("shown");
-    if (out) { out.textContent = String(shown); }
+    return shown;
   }
-  document.querySelectorAll(".filters button").forEach(function (b) {
-    b.addEventListener("click", function () {
-      var set = sel[b.dataset.filter];
-      if (b.dataset.value === "") { set.clear(); }
-      else if (set.has(b.dataset.value)) { set.delete(b.dataset.value); }
-      else { set.add(b.dataset.value); }
-      apply();
-    });
-  });
-  apply();
+  mailspecFilters(filter);
 })();
 """
+)
 
 
 def _cell_text(cell: Cell) -> str:
