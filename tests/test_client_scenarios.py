@@ -22,6 +22,7 @@ from tests.peer_helpers import judge_run
 
 CLIENTS = [
     "curl", "msmtp", "fetchmail", "getmail6", "smtplib", "poplib", "aiosmtplib", "mbsync", "imaplib", "imapclient",
+    "jmapc",
 ]  # fmt: skip
 RUN_TIMEOUT = 240
 

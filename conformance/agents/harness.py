@@ -368,5 +368,6 @@ def _text(b: bytes | None) -> str:
 
 __all__ = ["SERVERS", "ClientCase", "ClientTimeout", "RefServer", "RunResult", "client_tls", "server_factory"]
 
-# IMAP (and JMAP): their reference servers and the clients' operations register themselves.
+# IMAP and JMAP: their reference servers and the clients' operations register themselves.
 from . import imap_jmap as _imap_jmap  # noqa: E402,F401
+from . import jmap as _jmap  # noqa: E402,F401

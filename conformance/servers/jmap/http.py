@@ -51,6 +51,7 @@ class JMAPServer:
         self.cfg = cfg or JMAPConfig()
         self.store = store
         self.core = JMAPCore(store, self.cfg)
+        self.scheme = "http"  # what the Session's URLs start with; "https" behind a TLS listener
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         conn = h11.Connection(h11.SERVER, max_incomplete_event_size=64 * 1024)
@@ -163,7 +164,7 @@ class JMAPServer:
         user = self._user(headers)
         if user is None:
             return self._unauthorized()
-        base = f"http://{headers.get('host', '127.0.0.1')}"
+        base = f"{self.scheme}://{headers.get('host', '127.0.0.1')}"
         if path == "/jmap/session" and method == "GET":
             self.core.cfg.base_url = base
             answer = c.JMAPCore._json(200, self.core.session(user))

@@ -1,0 +1,233 @@
+"""JMAP for the client cases: the reference server, the clients' operations, the jmapc runner,
+and what the JMAP client cases share.
+
+Imported at the end of ``harness`` (as ``imap_jmap`` is). The reference server is the embedded
+JMAP server behind TLS (https only: JMAP clients such as jmapc know no other scheme) with the
+habits of ``servers/jmap/client_habits.py``. Operations added to the catalog's agents:
+
+- ``jmap.fetch-all``: every Email of the mailbox with role inbox, as raw messages in {maildir};
+- ``jmap.sync``: the same the first time, then only what is new (state in {workdir}): run it
+  again with ``workdir=`` and ``maildir=`` of the first run.
+
+Python libraries run as ``python -m conformance.agents.jmap LIB OPERATION [options]``, used the
+way their documentation shows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from ..servers.jmap import client_habits
+from ..servers.jmap.client_habits import Seen
+from ..verdict import check
+from .catalog import CATALOG, PY, Operation
+from .harness import ClientCase, RefServer, RunResult, ServerSpec, server_factory
+from .imap_jmap import _add_ops, produced
+from .pylib import write_maildir
+from .runner import EX_ERROR, EX_TEMPFAIL, EX_UNAVAILABLE
+from .runner import parser as runner_parser
+
+
+@server_factory("jmap")
+def _jmap(spec: ServerSpec) -> Any:
+    cfg = client_habits.ClientCaseConfig(behaviours=spec.behaviours, requests=spec.options.get("requests", []))
+    return client_habits.HabitServer(spec.store, cfg).handle
+
+
+_ARGS = (
+    " --host {host} --port {port} --timeout {timeout} --cafile {cafile} --user {user} --password {password}"
+    " --maildir {maildir}"
+)
+
+
+def register() -> None:
+    ops = ("fetch-all", "sync")
+    _add_ops(
+        "mailspec",
+        {
+            f"jmap.{op}": Operation(
+                f"{{python}} -m conformance.agents.mailspec_jmap {op}{_ARGS} --state {{workdir}}/mailspec-jmap.state"
+            )
+            for op in ops
+        },
+        ("jmap",),
+    )
+    runner = PY.replace("pylib", "jmap")
+    _add_ops(
+        "jmapc",
+        {f"jmap.{op}": Operation(f"{runner} jmapc {op}{_ARGS} --state {{workdir}}/jmapc.state") for op in ops},
+    )
+    if "jmapc" in CATALOG:
+        CATALOG["jmapc"] = dataclasses.replace(CATALOG["jmapc"], notes="")
+
+
+register()
+
+
+# --- jmapc as a process -------------------------------------------------------------------------
+
+
+def _jmapc(a: argparse.Namespace) -> int:
+    # requests (under jmapc) takes the CA to trust from the environment.
+    os.environ["REQUESTS_CA_BUNDLE"] = a.cafile
+    import requests
+    from jmapc import Client, ClientError, EmailQueryFilterCondition, MailboxQueryFilterCondition, errors
+    from jmapc.methods import EmailChanges, EmailGet, EmailQuery, MailboxQuery
+    from jmapc.models import EmailBodyPart
+
+    client = Client.create_with_password(host=f"{a.host}:{a.port}", user=a.user, password=a.password)
+    state_file = Path(a.state)
+    saved = json.loads(state_file.read_text()) if a.operation == "sync" and state_file.exists() else {}
+    seen: set[str] = set(saved.get("seen", []))
+
+    def download(ids: list[str]) -> None:
+        size = max(1, client.jmap_session.capabilities.core.max_objects_in_get)
+        for start in range(0, len(ids), size):
+            got = client.request(
+                EmailGet(ids=ids[start : start + size], properties=["id", "blobId"]), raise_errors=True
+            )
+            for email in got.data:  # type: ignore[union-attr]
+                if email.blob_id in seen:
+                    continue
+                with tempfile.TemporaryDirectory() as tmp:
+                    part = EmailBodyPart(blob_id=email.blob_id, name="message.eml", type="message/rfc822")
+                    client.download_attachment(part, Path(tmp) / "message.eml")
+                    write_maildir(a.maildir, (Path(tmp) / "message.eml").read_bytes())
+                seen.add(str(email.blob_id))
+
+    def fetch_all() -> str:
+        got: Any = client.request(EmailGet(ids=[], properties=["id"]), raise_errors=True)
+        state = got.state
+        boxes: Any = client.request(MailboxQuery(filter=MailboxQueryFilterCondition(role="inbox")), raise_errors=True)
+        inbox = boxes.ids[0]
+        ids: list[str] = []
+        while True:
+            res: Any = client.request(
+                EmailQuery(filter=EmailQueryFilterCondition(in_mailbox=inbox), position=len(ids), limit=50),
+                raise_errors=True,
+            )
+            page = list(res.ids)
+            ids += page
+            if not page:
+                break
+        download(ids)
+        return str(state)
+
+    try:
+        if a.operation == "sync" and saved.get("state"):
+            state = saved["state"]
+            while True:
+                res: Any = client.request(EmailChanges(since_state=state, max_changes=100))
+                if isinstance(res, errors.CannotCalculateChanges):
+                    state = fetch_all()
+                    break
+                if isinstance(res, errors.Error):
+                    print(f"Email/changes: {res.type}", file=sys.stderr)
+                    return EX_TEMPFAIL
+                download(list(res.created))
+                state = res.new_state
+                if not res.has_more_changes:
+                    break
+        else:
+            state = fetch_all()
+    except ClientError as e:
+        print(f"ClientError: {e}: {[r.response for r in e.result]}", file=sys.stderr)
+        return EX_TEMPFAIL
+    except requests.HTTPError as e:
+        print(f"HTTPError: {e}", file=sys.stderr)
+        return EX_UNAVAILABLE
+    if a.operation == "sync":
+        state_file.write_text(json.dumps({"state": state, "seen": sorted(seen)}))
+    return 0
+
+
+RUNNERS = {"jmapc": _jmapc}
+
+
+def main(argv: list[str]) -> int:
+    if argv[:2] == ["jmapc", "--version"]:
+        from importlib.metadata import version
+
+        print(f"jmapc {version('jmapc')}")
+        return 0
+    if len(argv) < 2 or argv[0] not in RUNNERS or argv[1] not in ("fetch-all", "sync"):
+        print("usage: python -m conformance.agents.jmap jmapc fetch-all|sync [options]", file=sys.stderr)
+        return 64
+    p = runner_parser("jmap")
+    p.add_argument("--state", default="")
+    a = p.parse_args(argv[2:])
+    a.operation = argv[1]
+    try:
+        return RUNNERS[argv[0]](a)
+    except Exception as e:
+        print(f"{type(e).__name__}: {e}", file=sys.stderr)
+        return EX_ERROR
+
+
+# --- what JMAP client cases share ---------------------------------------------------------------
+
+
+def jmap_message(n: int = 1, body: bytes = b"") -> bytes:
+    text = body or f"Message number {n} for the JMAP client cases.\r\n".encode()
+    return (
+        f"From: sender@mailspec.test\r\nTo: alice@mailspec.test\r\nSubject: mailspec jmap client test {n}\r\n"
+        f"Message-ID: <jmap-client-{n}@mailspec.test>\r\nDate: Mon, 2 Mar 2026 10:00:{n % 60:02d} +0000\r\n\r\n"
+    ).encode() + text
+
+
+def jmap_server(
+    client: ClientCase, *habits: object, messages: int | list[bytes] = 2, cert: str = "good"
+) -> tuple[RefServer, list[Seen]]:
+    """The JMAP reference server (https) with ``habits`` and alice's INBOX holding ``messages``."""
+    msgs = [jmap_message(i) for i in range(1, messages + 1)] if isinstance(messages, int) else messages
+    seen: list[Seen] = []
+    srv = client.server(
+        "jmap", behaviours=habits, tls=False, implicit_tls=True, cert=cert, messages=msgs, requests=seen
+    )
+    return srv, seen
+
+
+def fetch_all(client: ClientCase, srv: RefServer, expected: list[bytes]) -> RunResult:
+    """Run the client's jmap.fetch-all; it must succeed and retrieve ``expected`` byte-exact."""
+    run = client.run("jmap.fetch-all", srv)
+    check(run.ok, "the client did not complete the fetch", observed=run.summary())
+    check_exact(run, expected)
+    return run
+
+
+def check_exact(run: RunResult, expected: list[bytes], maildir: Path | None = None) -> None:
+    """Every message of ``expected`` is in the client's Maildir octet for octet: a JMAP client
+    downloads the message's blob, the raw octets of the message (RFC 8621 4.1.1)."""
+    got = produced(maildir or run.maildir)
+    missing = [m for m in expected if m not in got]
+    if not missing:
+        return
+    want = missing[0]
+    near = [p for p in got if p[:120] == want[:120] or p.replace(b"\r\n", b"\n") == want.replace(b"\r\n", b"\n")]
+    check(
+        False,
+        f"{len(missing)} of {len(expected)} messages not retrieved octet for octet",
+        expected=f"{len(want)} octets: {want[-120:]!r}",
+        observed=(
+            f"{len(near[0])} octets: {near[0][-120:]!r}"
+            if near
+            else f"{len(got)} message(s) retrieved"
+            + (f", the first {len(got[0])} octets starting {got[0][:24]!r}" if got else "")
+            + f"; {run.summary()}"
+        ),
+    )
+
+
+def api_calls(seen: list[Seen]) -> list[list[Any]]:
+    return [c for s in seen if s.method == "POST" for c in s.calls()]
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
