@@ -55,13 +55,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--target",
         action="append",
         default=[],
-        help="smtp://H:P, smtps://, submission://, HOST:PORT or HOST (repeatable)",
+        help="a URL (smtp[s]://, submission[s]://, lmtp://, pop3[s]://, imap[s]://, jmap[s]://, https://.../.well-known/jmap), HOST:PORT or HOST (repeatable)",
     )
     run.add_argument("--target-config", default=None, help="TOML file with the target's accounts and addresses")
     run.add_argument("--user", default=None)
     run.add_argument("--password", default=None)
     run.add_argument("--recipient", default=None, help="an address the target accepts for delivery")
-    run.add_argument("--peer", default=None, help="reference peer when no --target: embedded (default), postfix")
+    run.add_argument(
+        "--peer",
+        default=None,
+        help="reference peer when no --target: embedded (default), postfix, exim, aiosmtpd, dovecot, cyrus, postfix-dovecot",
+    )
     run.add_argument(
         "--backend",
         default=None,

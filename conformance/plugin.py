@@ -44,7 +44,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--target",
         action="append",
         default=[],
-        help="URL (smtp://H:P, smtps://, submission://, lmtp://...), HOST:PORT (protocol found from the greeting) or HOST (standard ports probed); repeatable",
+        help="URL (smtp[s]://, submission[s]://, lmtp://, pop3[s]://, imap[s]://, jmap[s]://, https://.../.well-known/jmap), HOST:PORT (protocol found from the greeting) or HOST (standard ports probed); repeatable",
     )
     g.addoption(
         "--target-config", default=None, help="TOML file: target url, accounts, recipient, unknown_recipient, domain"
@@ -53,7 +53,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--password", default=None, help="password for --user (never written to reports)")
     g.addoption("--recipient", default=None, help="an address the target accepts for delivery")
     g.addoption(
-        "--peer", default=None, help="reference peer to start when no --target is given: embedded (default), postfix"
+        "--peer",
+        default=None,
+        help="reference peer to start when no --target is given: embedded (default), postfix, exim, aiosmtpd, dovecot, cyrus, postfix-dovecot",
     )
     g.addoption(
         "--backend",
