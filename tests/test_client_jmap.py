@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -12,6 +14,7 @@ from conformance.discovery import parse_target
 from conformance.net import Transcript
 from conformance.peers.embedded import ACCOUNTS, EmbeddedPeer
 from conformance.target import Target
+from tests.conftest import mailspec
 
 
 @pytest.fixture(scope="module")
@@ -102,3 +105,36 @@ def test_target_keeps_session_path(jmap_target: Target) -> None:
     assert found[0].extra["session_url"] == f"http://127.0.0.1:{jmap_target.port}/jmap/session"
     plain, _ = parse_target(f"http://127.0.0.1:{jmap_target.port}")
     assert "session_url" not in plain[0].extra
+
+
+def test_jmaps_target_with_a_bearer_token(tmp_path: Path) -> None:
+    """`jmaps://` (https) and a bearer token from --target-config: the Session scenarios run, the
+    token never appears in the results."""
+    from conformance.agents.harness import client_tls
+    from conformance.servers.base import ServerThread
+    from conformance.servers.jmap import JMAPConfig, JMAPServer
+    from conformance.store import MailStore
+
+    store = MailStore("mailspec.test")
+    for a in ACCOUNTS:
+        store.add_account(a.user, a.password)
+    token = "mailspec-bearer-Token-7f3a9c"
+    server = JMAPServer(store, JMAPConfig(tokens={token: ACCOUNTS[0].user}))
+    server.scheme = "https"
+    thread = ServerThread()
+    try:
+        port = thread.listen(server.handle, tls=client_tls().context("good"))
+        cfg = tmp_path / "target.toml"
+        cfg.write_text(f'[target]\nurl = "jmaps://127.0.0.1:{port}"\ntoken = "{token}"\n')
+        proc = mailspec(
+            "run", "--target-config", str(cfg), "-k", "test_rfc8620_session", "--report-dir", str(tmp_path / "r")
+        )
+    finally:
+        thread.stop()
+    results = [json.loads(x) for x in (tmp_path / "r" / "results.jsonl").read_text().splitlines()]
+    assert results and {r["protocol"] for r in results} == {"jmap"}, proc.stdout[-2000:]
+    verdicts = [r["verdict"] for r in results]
+    assert "ERROR" not in verdicts and "TIMEOUT" not in verdicts and verdicts.count("PASS") > len(verdicts) // 2, (
+        verdicts
+    )
+    assert token not in (tmp_path / "r" / "results.jsonl").read_text()
