@@ -1,4 +1,4 @@
-"""RFC 9051 6.3.1 / RFC 5161: ENABLE and ENABLED; RFC 6855: ENABLE UTF8=ACCEPT and UTF-8 quoted strings."""
+"""RFC 9051 6.3.1 / RFC 5161 (cited for IMAP4rev1): ENABLE and ENABLED; RFC 6855: ENABLE UTF8=ACCEPT and UTF-8 quoted strings."""
 
 import uuid
 
@@ -13,6 +13,11 @@ UNKNOWN = "X-MAILSPEC-UNKNOWN"
 ENABLEABLE = ("UTF8=ACCEPT", "CONDSTORE", "QRESYNC", "IMAP4REV2")
 # Announced extensions that ENABLE does not apply to.
 NOT_ENABLEABLE = ("IDLE", "NAMESPACE", "UNSELECT", "SASL-IR", "ID", "LITERAL+", "LITERAL-", "ENABLE")
+
+
+def _req(imap: IMAPSessions, client: IMAPClient, rfc9051: str, rfc5161: str) -> str:
+    """The rule's RFC 5161 id when the run holds the server to IMAP4rev1, else its RFC 9051 6.3.1 id."""
+    return rfc5161 if imap.profile(client) == "imap4rev1" else rfc9051
 
 
 def _enable_ready(imap: IMAPSessions) -> IMAPClient:
@@ -42,61 +47,80 @@ def _enableable(imap: IMAPSessions, client: IMAPClient) -> str:
     return name
 
 
-@case("imap.rfc9051.6.3.1.enabled-response", defect=srv.ENABLE_NO_ENABLED)
+@case("imap.rfc9051.6.3.1.enabled-response", "imap.rfc5161.3.1.enabled-response", defect=srv.ENABLE_NO_ENABLED)
 def test_enabled_response_even_when_nothing_enabled(imap: IMAPSessions) -> None:
     client = _enable_ready(imap)
+    req = _req(imap, client, "imap.rfc9051.6.3.1.enabled-response", "imap.rfc5161.3.1.enabled-response")
     res, enabled = _enable(client, UNKNOWN)
-    check(res.ok, "ENABLE of an unknown extension was not completed with OK", expected="OK", observed=str(res))
+    check(res.ok, "ENABLE of an unknown extension was not completed with OK", req=req, expected="OK", observed=str(res))
     check(
         enabled is not None,
         "a successful ENABLE that enabled nothing sent no untagged ENABLED response",
+        req=req,
         expected="* ENABLED",
         observed=str(res),
     )
 
 
-@case("imap.rfc9051.6.3.1.enabled-response", defect=srv.ENABLE_NOT_LISTED)
+@case("imap.rfc9051.6.3.1.enabled-response", "imap.rfc5161.3.2.enabled-lists", defect=srv.ENABLE_NOT_LISTED)
 def test_enabled_response_lists_the_enabled(imap: IMAPSessions) -> None:
     client = _enable_ready(imap)
+    req = _req(imap, client, "imap.rfc9051.6.3.1.enabled-response", "imap.rfc5161.3.2.enabled-lists")
     name = _enableable(imap, client)
     res, enabled = _enable(client, name)
     check(
         res.ok and enabled is not None and name in enabled,
         f"ENABLE {name} was not answered with an ENABLED response listing it",
+        req=req,
         expected=f"* ENABLED {name}",
         observed=str(res) if enabled is None else " ".join(sorted(enabled)),
     )
 
 
-@case("imap.rfc9051.6.3.1.enables-supported", defect=srv.ENABLE_IGNORED)
+@case("imap.rfc9051.6.3.1.enables-supported", "imap.rfc5161.3.1.enables-supported", defect=srv.ENABLE_IGNORED)
 def test_enable_turns_on_a_supported_extension(imap: IMAPSessions) -> None:
     client = _enable_ready(imap)
+    req = _req(imap, client, "imap.rfc9051.6.3.1.enables-supported", "imap.rfc5161.3.1.enables-supported")
     name = _enableable(imap, client)
     _, enabled = _enable(client, UNKNOWN, name)
     check(
         enabled is not None and name in enabled,
         f"ENABLE did not enable {name}, which the server announces",
+        req=req,
         expected=name,
         observed=" ".join(sorted(enabled or ())),
     )
 
 
-@case("imap.rfc9051.6.3.1.unknown-ignored", defect=srv.ENABLE_UNKNOWN_LISTED)
+@case("imap.rfc9051.6.3.1.unknown-ignored", "imap.rfc5161.3.1.unknown-ignored", defect=srv.ENABLE_UNKNOWN_LISTED)
 def test_enable_unknown_extension_ignored(imap: IMAPSessions) -> None:
     client = _enable_ready(imap)
+    req = _req(imap, client, "imap.rfc9051.6.3.1.unknown-ignored", "imap.rfc5161.3.1.unknown-ignored")
     res, enabled = _enable(client, UNKNOWN)
-    check(res.ok, "ENABLE of an unknown extension was refused instead of ignored", expected="OK", observed=str(res))
+    check(
+        res.ok,
+        "ENABLE of an unknown extension was refused instead of ignored",
+        req=req,
+        expected="OK",
+        observed=str(res),
+    )
     check(
         UNKNOWN not in (enabled or set()),
         "ENABLED lists an extension the server does not know",
+        req=req,
         expected="no X-MAILSPEC-UNKNOWN",
         observed=" ".join(sorted(enabled or ())),
     )
 
 
-@case("imap.rfc9051.6.3.1.not-enableable-ignored", defect=srv.ENABLE_KNOWN_LISTED)
+@case(
+    "imap.rfc9051.6.3.1.not-enableable-ignored",
+    "imap.rfc5161.3.1.not-enableable-ignored",
+    defect=srv.ENABLE_KNOWN_LISTED,
+)
 def test_enable_of_announced_extension_ignored(imap: IMAPSessions) -> None:
     client = _enable_ready(imap)
+    req = _req(imap, client, "imap.rfc9051.6.3.1.not-enableable-ignored", "imap.rfc5161.3.1.not-enableable-ignored")
     caps = imap.capabilities(client)
     name = next((n for n in NOT_ENABLEABLE if n in caps), None)
     if name is None:
@@ -105,28 +129,36 @@ def test_enable_of_announced_extension_ignored(imap: IMAPSessions) -> None:
     check(
         res.ok and name not in (enabled or set()),
         f"ENABLE {name} (an extension that is not enabled with ENABLE) was not ignored",
+        req=req,
         expected=f"OK, and no {name} in ENABLED",
         observed=f"{res}; ENABLED {' '.join(sorted(enabled or ()))}",
     )
 
 
-@case("imap.rfc9051.6.3.1.enabled-only-new", defect=srv.ENABLE_CUMULATIVE)
+@case("imap.rfc9051.6.3.1.enabled-only-new", "imap.rfc5161.3.1.enabled-only-new", defect=srv.ENABLE_CUMULATIVE)
 def test_second_enable_lists_only_its_own(imap: IMAPSessions) -> None:
     client = _enable_ready(imap)
+    req = _req(imap, client, "imap.rfc9051.6.3.1.enabled-only-new", "imap.rfc5161.3.1.enabled-only-new")
     name = _enableable(imap, client)
     _enable(client, name)
     _, enabled = _enable(client, UNKNOWN)
     check(
         name not in (enabled or set()),
         "the ENABLED response to a second ENABLE lists an extension the first one enabled",
+        req=req,
         expected="* ENABLED (nothing new)",
         observed=" ".join(sorted(enabled or ())),
     )
 
 
-@case("imap.rfc9051.6.3.1.capability-unchanged", defect=srv.ENABLE_CHANGES_CAPS)
+@case(
+    "imap.rfc9051.6.3.1.capability-unchanged",
+    "imap.rfc5161.3.1.capability-unchanged",
+    defect=srv.ENABLE_CHANGES_CAPS,
+)
 def test_capability_unchanged_by_enable(imap: IMAPSessions) -> None:
     client = _enable_ready(imap)
+    req = _req(imap, client, "imap.rfc9051.6.3.1.capability-unchanged", "imap.rfc5161.3.1.capability-unchanged")
     name = _enableable(imap, client)
     client.capability()
     before = set(client.capabilities)
@@ -135,6 +167,7 @@ def test_capability_unchanged_by_enable(imap: IMAPSessions) -> None:
     check(
         client.capabilities == before,
         "CAPABILITY lists other capabilities after ENABLE than before",
+        req=req,
         expected=" ".join(sorted(before)),
         observed=" ".join(sorted(client.capabilities)),
     )

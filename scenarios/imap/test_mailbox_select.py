@@ -1,5 +1,7 @@
 """RFC 9051 6.3.2, 6.3.3, 2.3.1.1 (RFC 3501 6.3.1): SELECT and EXAMINE, UIDVALIDITY and UIDNEXT."""
 
+import uuid
+
 from conformance.clients.imap import IMAPClient, IMAPSessions, Result, code_arg
 from conformance.clients.imap_mailbox import entries, status
 from conformance.context import make_message
@@ -208,17 +210,22 @@ def test_examine_expunge_removes_nothing(imap: IMAPSessions) -> None:
     )
 
 
+def _missing() -> str:
+    """A mailbox name no case creates: unique, so that no parallel run or leftover can make it exist."""
+    return f"mailspec-missing-{uuid.uuid4().hex[:12]}"
+
+
 @case("imap.rfc9051.6.3.2.select-nonexistent-no", defect=srv.SELECT_MISSING_BAD)
 def test_select_nonexistent_no(imap: IMAPSessions) -> None:
     client = imap.login()
-    res = client.select(f"mailspec-missing-{client.next_tag()}-nonexistent")
+    res = client.select(_missing())
     check(res.status == "NO", "SELECT of a mailbox that does not exist did not fail with NO", observed=str(res))
 
 
 @case("imap.rfc9051.6.3.2.select-nonexistent-no", defect=srv.SELECT_MISSING_BAD)
 def test_examine_nonexistent_no(imap: IMAPSessions) -> None:
     client = imap.login()
-    res = client.select(f"mailspec-missing-{client.next_tag()}-nonexistent", readonly=True)
+    res = client.select(_missing(), readonly=True)
     check(res.status == "NO", "EXAMINE of a mailbox that does not exist did not fail with NO", observed=str(res))
 
 
@@ -230,7 +237,7 @@ def _still_selected(client: IMAPClient) -> Result:
 @case("imap.rfc9051.6.3.2.failed-select-deselects", defect=srv.FAILED_SELECT_KEEPS)
 def test_failed_select_deselects(imap: IMAPSessions) -> None:
     client, _, _ = _selected(imap, 1)
-    res = client.select("mailspec-missing-nonexistent-mailbox")
+    res = client.select(_missing())
     if res.ok:
         unsupported(f"SELECT of a mailbox that does not exist succeeded: {res}")
     after = _still_selected(client)
@@ -240,7 +247,7 @@ def test_failed_select_deselects(imap: IMAPSessions) -> None:
 @case("imap.rfc9051.6.3.2.failed-select-deselects", defect=srv.FAILED_SELECT_KEEPS)
 def test_failed_examine_deselects(imap: IMAPSessions) -> None:
     client, _, _ = _selected(imap, 1)
-    res = client.select("mailspec-missing-nonexistent-mailbox", readonly=True)
+    res = client.select(_missing(), readonly=True)
     if res.ok:
         unsupported(f"EXAMINE of a mailbox that does not exist succeeded: {res}")
     after = _still_selected(client)

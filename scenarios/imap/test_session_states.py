@@ -78,22 +78,22 @@ def test_preauth_only_on_protected_connections(imap: IMAPSessions) -> None:
 # --- not authenticated state ---------------------------------------------------------
 
 
-@case("imap.rfc9051.3.1.credentials-first", defect=srv.NO_LOGIN_NEEDED)
+@case("imap.rfc9051.3.wrong-state", defect=srv.NO_LOGIN_NEEDED)
 def test_select_refused_before_login(imap: IMAPSessions) -> None:
     _refused_before_login(imap, "SELECT", "INBOX")
 
 
-@case("imap.rfc9051.3.1.credentials-first", defect=srv.NO_LOGIN_NEEDED)
+@case("imap.rfc9051.3.wrong-state", defect=srv.NO_LOGIN_NEEDED)
 def test_list_refused_before_login(imap: IMAPSessions) -> None:
     _refused_before_login(imap, "LIST", "", "*")
 
 
-@case("imap.rfc9051.3.1.credentials-first", defect=srv.NO_LOGIN_NEEDED)
+@case("imap.rfc9051.3.wrong-state", defect=srv.NO_LOGIN_NEEDED)
 def test_create_refused_before_login(imap: IMAPSessions) -> None:
     _refused_before_login(imap, "CREATE", f"mailspec-{uuid.uuid4().hex[:12]}")
 
 
-@case("imap.rfc9051.3.1.credentials-first", defect=srv.NO_LOGIN_NEEDED)
+@case("imap.rfc9051.3.wrong-state", defect=srv.NO_LOGIN_NEEDED)
 def test_examine_refused_before_login(imap: IMAPSessions) -> None:
     _refused_before_login(imap, "EXAMINE", "INBOX")
 

@@ -1,11 +1,12 @@
 """Two sessions on one mailbox: what the second is told about the first's changes, and when
-(RFC 9051 2.3.1.2, 5.2, 7, 7.5.1; RFC 3501 2.3.2 \\Recent), and IDLE (RFC 9051 6.3.13)."""
+(RFC 9051 2.3.1.1, 2.3.1.2, 5.2, 7, 7.5.1; RFC 3501 2.3.2 \\Recent), and IDLE (RFC 9051 6.3.13)."""
 
 import time
 
 from conformance.clients.imap import IMAPClient, IMAPSessions, Result, fetch_items
 from conformance.context import make_message
 from conformance.scenario import case
+from conformance.servers.imap import messages as msgs
 from conformance.servers.imap import search as srv
 from conformance.verdict import check, unsupported
 from conformance.wire import imap as wire
@@ -125,6 +126,147 @@ def test_numbers_stay_until_told(imap: IMAPSessions) -> None:
         expected=f"* 3 FETCH (UID {uids[2]})",
         observed=_shown(res),
     )
+
+
+# --- a message another session expunged, before this one is told (RFC 9051 7.5.1, 2.3.1.1) -------------
+# NO, or OK with the data the server still has, are both fine; data of another message is not.
+
+SEQ_KEPT = {
+    "imap4rev1": "imap.rfc3501.7.4.1.expunged-number-kept",
+    "imap4rev2": "imap.rfc9051.7.5.1.expunged-number-kept",
+}
+UID_ONE = {
+    "imap4rev1": "imap.rfc3501.2.3.1.1.expunged-uid-one-message",
+    "imap4rev2": "imap.rfc9051.2.3.1.1.expunged-uid-one-message",
+}
+SUBJECT_ITEM = "(UID BODY.PEEK[HEADER.FIELDS (SUBJECT)])"
+
+
+def _expunged_elsewhere(imap: IMAPSessions) -> tuple[IMAPClient, IMAPClient, list[int]]:
+    """Session A has expunged message 1 of 3 ("sync 1".."sync 3"); B has not been told. B's UIDs before."""
+    a, b, _ = _pair(imap, 3)
+    uids = imap.uids(b)
+    if len(uids) != 3:
+        unsupported(f"session B could not FETCH the UIDs: {uids}")
+    _expunge(a, "1")
+    return a, b, uids
+
+
+def _foreign_data(res: Result, uids: list[int]) -> list[str]:
+    """FETCH responses in ``res`` that give, under a number of B's view, another message's UID or Subject.
+
+    B's view is ``uids`` as B was last told, less any EXPUNGE that came before the FETCH (allowed
+    during UID commands only; the EXPUNGE rule is checked apart).
+    """
+    view = list(uids)
+    wrong: list[str] = []
+    for u in res.untagged:
+        if u.name == "EXPUNGE" and u.number is not None and 1 <= u.number <= len(view):
+            view.pop(u.number - 1)
+        elif u.name == "FETCH" and u.number is not None:
+            if not 1 <= u.number <= len(view):
+                wrong.append(f"{_shown([u])} (B knows {len(view)} messages)")
+                continue
+            mine = view[u.number - 1]
+            items = fetch_items(u)
+            uid = items.get("UID")
+            header = next((v for k, v in items.items() if k.startswith("BODY[")), None)
+            others = [f"Subject: sync {i + 1}".encode() for i in range(len(uids)) if uids[i] != mine]
+            if (uid is not None and str(uid) != str(mine)) or (
+                isinstance(header, bytes) and any(o in header for o in others)
+            ):
+                wrong.append(_shown([u]))
+    return wrong
+
+
+def _flags_of(items: dict[str, wire.Value]) -> list[wire.Value]:
+    flags = items.get("FLAGS")
+    return flags if isinstance(flags, list) else []
+
+
+def _judge_expunged(
+    imap: IMAPSessions, a: IMAPClient, b: IMAPClient, res: Result, uids: list[int], *, uid: bool, stored: bool
+) -> None:
+    """What B's FETCH or STORE (``stored``) on the message A expunged may and may not have done."""
+    mode = imap.mode(b)
+    req = UID_ONE[mode] if uid else SEQ_KEPT[mode]
+    if not uid:
+        check(
+            not _removals(res.untagged),
+            "EXPUNGE was sent during FETCH or STORE",
+            req="imap.rfc9051.7.5.1.no-expunge-during-fetch-store-search",
+            expected="no EXPUNGE",
+            observed=_shown(res),
+        )
+    wrong = _foreign_data(res, uids)
+    check(
+        not wrong,
+        f"the answer about the expunged message {'UID ' + str(uids[0]) if uid else '1'} carries another message's data",
+        req=req,
+        expected=f"NO, or OK with no data or the data of UID {uids[0]} (Subject: sync 1)",
+        observed=" | ".join(wrong),
+    )
+    if stored:
+        _, items = a.fetch("1:*", "(UID FLAGS)")
+        hit = [str(f.get("UID")) for f in items.values() if _flags_of(f) and "\\Flagged" in _flags_of(f)]
+        check(
+            not hit,
+            "STORE on the expunged message set \\Flagged on another message",
+            req=req,
+            expected="no remaining message \\Flagged",
+            observed=f"\\Flagged on UIDs {', '.join(hit)}",
+        )
+    if not uid:
+        # Numbers B was not told to change still name B's messages (7.5.1: no silent renumbering).
+        after, _ = b.fetch("2:3", "(UID)")
+        moved = _foreign_data(after, uids)
+        check(not moved, "message numbers of session B changed without an EXPUNGE", req=req, observed=" | ".join(moved))
+
+
+@case(
+    "imap.rfc9051.7.5.1.expunged-number-kept",
+    "imap.rfc3501.7.4.1.expunged-number-kept",
+    "imap.rfc9051.7.5.1.no-expunge-during-fetch-store-search",
+    defect=msgs.EXPUNGED_SLOT_REUSED,
+)
+def test_fetch_message_expunged_elsewhere(imap: IMAPSessions) -> None:
+    a, b, uids = _expunged_elsewhere(imap)
+    res, _ = b.fetch("1", SUBJECT_ITEM)
+    _judge_expunged(imap, a, b, res, uids, uid=False, stored=False)
+
+
+@case(
+    "imap.rfc9051.7.5.1.expunged-number-kept",
+    "imap.rfc3501.7.4.1.expunged-number-kept",
+    "imap.rfc9051.7.5.1.no-expunge-during-fetch-store-search",
+    defect=msgs.EXPUNGED_SLOT_REUSED,
+)
+def test_store_message_expunged_elsewhere(imap: IMAPSessions) -> None:
+    a, b, uids = _expunged_elsewhere(imap)
+    res = b.store("1", "+FLAGS", ("\\Flagged",))
+    _judge_expunged(imap, a, b, res, uids, uid=False, stored=True)
+
+
+@case(
+    "imap.rfc9051.2.3.1.1.expunged-uid-one-message",
+    "imap.rfc3501.2.3.1.1.expunged-uid-one-message",
+    defect=msgs.EXPUNGED_SLOT_REUSED,
+)
+def test_uid_fetch_message_expunged_elsewhere(imap: IMAPSessions) -> None:
+    a, b, uids = _expunged_elsewhere(imap)
+    res, _ = b.fetch(str(uids[0]), SUBJECT_ITEM, uid=True)
+    _judge_expunged(imap, a, b, res, uids, uid=True, stored=False)
+
+
+@case(
+    "imap.rfc9051.2.3.1.1.expunged-uid-one-message",
+    "imap.rfc3501.2.3.1.1.expunged-uid-one-message",
+    defect=msgs.EXPUNGED_SLOT_REUSED,
+)
+def test_uid_store_message_expunged_elsewhere(imap: IMAPSessions) -> None:
+    a, b, uids = _expunged_elsewhere(imap)
+    res = b.store(str(uids[0]), "+FLAGS", ("\\Flagged",), uid=True)
+    _judge_expunged(imap, a, b, res, uids, uid=True, stored=True)
 
 
 @case("imap.rfc9051.7.unilateral-expunge", defect=srv.NO_UNILATERAL_EXPUNGE)

@@ -296,6 +296,14 @@ class Session:
         Messages expunged by another session that this session has not been told about
         yet are still named by their numbers but have no data: they are left out.
         """
+        v = self.view
+        assert v is not None
+        nums = self.view_numbers(seqset, uid)
+        current = {m.uid: m for m in self.box().messages}
+        return [(n, current[v.uids[n - 1]]) for n in nums if v.uids[n - 1] in current]
+
+    def view_numbers(self, seqset: wire.Value, uid: bool) -> list[int]:
+        """The message numbers, in the session's view, that a sequence set, UID set or ``$`` names."""
         assert self.view is not None
         text = astring(seqset, "sequence set")
         v = self.view
@@ -307,9 +315,7 @@ class Session:
             if not mine and SEARCHRES_EMPTY_BAD in self.b:
                 raise Bad("no saved search result")
             uids = saved[1] if isinstance(saved, tuple) and mine else ()
-            nums = [v.uids.index(u) + 1 for u in sorted(uids) if u in v.uids]
-            current = {m.uid: m for m in self.box().messages}
-            return [(n, current[v.uids[n - 1]]) for n in nums if v.uids[n - 1] in current]
+            return [v.uids.index(u) + 1 for u in sorted(uids) if u in v.uids]
         try:
             if uid:
                 largest = v.uids[-1] if v.uids else 0
@@ -332,8 +338,7 @@ class Session:
                 nums = wire.expand_sequence_set(text, len(v.uids))
         except RemoteProtocolError as e:
             raise Bad(f"malformed sequence set: {e}") from None
-        current = {m.uid: m for m in self.box().messages}
-        return [(n, current[v.uids[n - 1]]) for n in nums if v.uids[n - 1] in current]
+        return nums
 
     # --- notifications about other sessions' changes (RFC 9051 5.2, 7.4.1, 7.5.1) -----
 

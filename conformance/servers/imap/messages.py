@@ -153,6 +153,10 @@ SEQ_REVERSED_EMPTY = defect("seq-reversed-empty", "takes a range n:m with n > m 
 UID_STAR_RANGE_EMPTY = defect("uid-star-range-empty", "takes a UID range n:* with n above the last UID as empty")
 UID_AS_SEQUENCE = defect("uid-as-sequence", "reads the set of UID FETCH/STORE/COPY/MOVE as message numbers")
 UID_MISSING_NO = defect("uid-missing-no", "answers a UID command that names no existing UID with NO")
+EXPUNGED_SLOT_REUSED = defect(
+    "expunged-slot-reused",
+    "answers FETCH and STORE of a message another session expunged (not yet told) with the message now in its place",
+)
 
 offer("UNSELECT", "UIDPLUS", "MOVE", "BINARY")
 
@@ -298,6 +302,10 @@ def select_messages(s: Session, seqset: wire.Value, uid: bool) -> list[tuple[int
         if not text:
             return []
     try:
+        if EXPUNGED_SLOT_REUSED in s.b:
+            # The session's numbers read against the mailbox as it is now, not as the session was told.
+            live = s.box().messages
+            return [(n, live[n - 1]) for n in s.view_numbers(wire.Atom(text), uid) if n <= len(live)]
         got = s.resolve_messages(wire.Atom(text), uid)
     except Bad:
         if SEQ_BEYOND_OK in s.b and not uid and "0" not in text.replace(",", " ").split():
