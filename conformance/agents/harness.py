@@ -334,7 +334,10 @@ class ClientCase:
             out, err = proc.communicate(timeout=self.timeout)
         except subprocess.TimeoutExpired:
             _kill(proc)
-            out, err = proc.communicate()
+            try:
+                out, err = proc.communicate(timeout=5)
+            except subprocess.TimeoutExpired:  # a child outside the process group holds the pipes open
+                out, err = b"", b""
             self.runs.append(RunResult(operation, argv, -9, _text(out), _text(err), self.timeout, maildir))
             raise ClientTimeout(
                 f"{self.agent.name} {operation} did not finish in {self.timeout:g}s and was killed"

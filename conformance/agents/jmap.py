@@ -37,7 +37,9 @@ from .runner import parser as runner_parser
 
 @server_factory("jmap")
 def _jmap(spec: ServerSpec) -> Any:
-    cfg = client_habits.ClientCaseConfig(behaviours=spec.behaviours, requests=spec.options.get("requests", []))
+    cfg = client_habits.ClientCaseConfig(
+        behaviours=spec.behaviours, requests=spec.options.get("requests", []), events=spec.options.get("events", [])
+    )
     return client_habits.HabitServer(spec.store, cfg).handle
 
 
@@ -87,14 +89,17 @@ def _jmapc(a: argparse.Namespace) -> int:
     saved = json.loads(state_file.read_text()) if a.operation == "sync" and state_file.exists() else {}
     seen: set[str] = set(saved.get("seen", []))
 
-    def download(ids: list[str]) -> None:
+    def inbox() -> str:
+        boxes: Any = client.request(MailboxQuery(filter=MailboxQueryFilterCondition(role="inbox")), raise_errors=True)
+        return str(boxes.ids[0])
+
+    def download(ids: list[str], mailbox: str = "") -> None:
         size = max(1, client.jmap_session.capabilities.core.max_objects_in_get)
         for start in range(0, len(ids), size):
-            got = client.request(
-                EmailGet(ids=ids[start : start + size], properties=["id", "blobId"]), raise_errors=True
-            )
-            for email in got.data:  # type: ignore[union-attr]
-                if email.blob_id in seen:
+            props = ["id", "blobId", "mailboxIds"]
+            got: Any = client.request(EmailGet(ids=ids[start : start + size], properties=props), raise_errors=True)
+            for email in got.data:
+                if email.blob_id in seen or (mailbox and mailbox not in (email.mailbox_ids or {})):
                     continue
                 with tempfile.TemporaryDirectory() as tmp:
                     part = EmailBodyPart(blob_id=email.blob_id, name="message.eml", type="message/rfc822")
@@ -105,12 +110,11 @@ def _jmapc(a: argparse.Namespace) -> int:
     def fetch_all() -> str:
         got: Any = client.request(EmailGet(ids=[], properties=["id"]), raise_errors=True)
         state = got.state
-        boxes: Any = client.request(MailboxQuery(filter=MailboxQueryFilterCondition(role="inbox")), raise_errors=True)
-        inbox = boxes.ids[0]
+        box = inbox()
         ids: list[str] = []
-        while True:
+        for _ in range(10_000):  # pages; a server that never ends its results is a failure, not a hang
             res: Any = client.request(
-                EmailQuery(filter=EmailQueryFilterCondition(in_mailbox=inbox), position=len(ids), limit=50),
+                EmailQuery(filter=EmailQueryFilterCondition(in_mailbox=box), position=len(ids), limit=50),
                 raise_errors=True,
             )
             page = list(res.ids)
@@ -123,6 +127,7 @@ def _jmapc(a: argparse.Namespace) -> int:
     try:
         if a.operation == "sync" and saved.get("state"):
             state = saved["state"]
+            box = inbox()
             while True:
                 res: Any = client.request(EmailChanges(since_state=state, max_changes=100))
                 if isinstance(res, errors.CannotCalculateChanges):
@@ -131,7 +136,7 @@ def _jmapc(a: argparse.Namespace) -> int:
                 if isinstance(res, errors.Error):
                     print(f"Email/changes: {res.type}", file=sys.stderr)
                     return EX_TEMPFAIL
-                download(list(res.created))
+                download(list(res.created), box)
                 state = res.new_state
                 if not res.has_more_changes:
                     break
@@ -182,16 +187,30 @@ def jmap_message(n: int = 1, body: bytes = b"") -> bytes:
     ).encode() + text
 
 
-def jmap_server(
-    client: ClientCase, *habits: object, messages: int | list[bytes] = 2, cert: str = "good"
-) -> tuple[RefServer, list[Seen]]:
+@dataclasses.dataclass
+class Served:
+    """A JMAP reference server of a case: the server, the client's HTTP requests, what the habits did."""
+
+    srv: RefServer
+    seen: list[Seen]
+    events: list[str]
+
+    def api_calls(self) -> list[list[Any]]:
+        return [c for s in self.seen if s.method == "POST" for c in s.calls()]
+
+    def responses(self) -> list[list[Any]]:
+        return [r for s in self.seen for r in s.responses()]
+
+
+def jmap_server(client: ClientCase, *habits: object, messages: int | list[bytes] = 2, cert: str = "good") -> Served:
     """The JMAP reference server (https) with ``habits`` and alice's INBOX holding ``messages``."""
     msgs = [jmap_message(i) for i in range(1, messages + 1)] if isinstance(messages, int) else messages
     seen: list[Seen] = []
+    events: list[str] = []
     srv = client.server(
-        "jmap", behaviours=habits, tls=False, implicit_tls=True, cert=cert, messages=msgs, requests=seen
+        "jmap", behaviours=habits, tls=False, implicit_tls=True, cert=cert, messages=msgs, requests=seen, events=events
     )
-    return srv, seen
+    return Served(srv, seen, events)
 
 
 def fetch_all(client: ClientCase, srv: RefServer, expected: list[bytes]) -> RunResult:
@@ -223,10 +242,6 @@ def check_exact(run: RunResult, expected: list[bytes], maildir: Path | None = No
             + f"; {run.summary()}"
         ),
     )
-
-
-def api_calls(seen: list[Seen]) -> list[list[Any]]:
-    return [c for s in seen if s.method == "POST" for c in s.calls()]
 
 
 if __name__ == "__main__":

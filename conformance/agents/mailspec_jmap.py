@@ -36,20 +36,29 @@ def _j(name: str, description: str) -> Behaviour:
 
 STRICT_SESSION = _j("strict-session", "fails on Session and account properties it does not know")
 STRICT_CAPABILITIES = _j("strict-capabilities", "fails on capabilities, or capability properties, it does not know")
-FIXED_PATHS = _j("fixed-paths", "builds API and download URLs from fixed paths instead of the Session's URLs")
+STRICT_SORT_OPTIONS = _j("strict-sort-options", "fails on emailQuerySortOptions it does not know")
+FIXED_API_PATH = _j("fixed-api-path", "posts API requests to /jmap/api/ instead of the Session's apiUrl")
+FIXED_DOWNLOAD_PATH = _j(
+    "fixed-download-path", "downloads from /jmap/download/... instead of the Session's downloadUrl"
+)
+NO_PERCENT_ENCODING = _j("no-percent-encoding", "fills the downloadUrl template with the values as they are")
 FIRST_ACCOUNT = _j("first-account", "uses the first account of the Session instead of primaryAccounts")
 ONE_REDIRECT = _j("one-redirect", "follows one redirect at most")
 NO_MAIL_USING = _j("no-mail-using", "declares only urn:ietf:params:jmap:core in using")
 TEXT_CONTENT_TYPE = _j("text-content-type", "sends API requests as text/plain")
 IGNORES_MAX_GET = _j("ignores-max-get", "asks for every Email in one /get, whatever maxObjectsInGet says")
 ONE_PAGE = _j("one-page", "reads one Email/query page and takes it for the whole result")
-ONE_CHANGES_CALL = _j("one-changes-call", "ignores hasMoreChanges (one Email/changes call per sync)")
+ONE_CHANGES_CALL = _j(
+    "one-changes-call", "ignores hasMoreChanges: one Email/changes call, then takes the current state as reached"
+)
+LATE_STATE = _j("late-state", "keeps the Email state of its last Email/get, not the one from before its query")
 IGNORES_CANNOT_CALCULATE = _j("ignores-cannot-calculate", "takes cannotCalculateChanges for 'nothing new'")
 FAILS_ON_NOT_FOUND = _j("fails-on-not-found", "gives up when Email/get reports ids in notFound")
 NO_CERT_CHECK = _j("no-cert-check", "accepts any server certificate (no chain or name check)")
 TEXT_DOWNLOAD = _j(
     "text-download", "reads a downloaded message as text (UTF-8, newlines normalised) and writes it back"
 )
+RAW_WIRE_DOWNLOAD = _j("raw-wire-download", "stores a download as it came off the wire, content coding (gzip) and all")
 UNKNOWN_ERROR_EMPTY = _j("unknown-error-empty", "takes a method error of a type it does not know for an empty result")
 STALE_SESSION = _j("stale-session", "never fetches the Session again, whatever sessionState says")
 
@@ -129,11 +138,13 @@ class Session:
                 "urn:ietf:params:jmap:vacationresponse",
             }
             unknown |= set(caps.get(CORE, {})) - CORE_KEYS
-            for acct in s["accounts"].values():
-                sorts = acct.get("accountCapabilities", {}).get(MAIL, {}).get("emailQuerySortOptions", [])
-                unknown |= set(sorts) - SORT_OPTIONS
             if unknown:
                 raise Failure(EX_ERROR, f"Session: unexpected capabilities or properties {sorted(unknown)}")
+        if _on(STRICT_SORT_OPTIONS):
+            for acct in s["accounts"].values():
+                sorts = acct.get("accountCapabilities", {}).get(MAIL, {}).get("emailQuerySortOptions", [])
+                if set(sorts) - SORT_OPTIONS:
+                    raise Failure(EX_ERROR, f"Session: unknown sort options {sorted(set(sorts) - SORT_OPTIONS)}")
         self.session = s
         self.account = next(iter(s["accounts"])) if _on(FIRST_ACCOUNT) else s["primaryAccounts"].get(MAIL, "")
         if not self.account:
@@ -142,7 +153,7 @@ class Session:
 
     def api(self, *calls: tuple[str, dict[str, Any]]) -> list[dict[str, Any]]:
         """One API request; each call's response arguments (a method error raises MethodError)."""
-        url = self.base + "/jmap/api/" if _on(FIXED_PATHS) else self.session["apiUrl"]
+        url = self.base + "/jmap/api/" if _on(FIXED_API_PATH) else self.session["apiUrl"]
         using = [CORE] if _on(NO_MAIL_USING) else [CORE, MAIL]
         body = {
             "using": using,
@@ -193,36 +204,43 @@ class Session:
         (res,) = self.api(("Email/get", {"ids": [], "properties": ["id"]}))
         return str(res.get("state", ""))
 
-    def download(self, ids: list[str], seen: set[str]) -> None:
+    def download(self, ids: list[str], seen: set[str], mailbox: str = "") -> None:
+        """Download the messages of ``ids`` not seen yet (only those in ``mailbox`` when given)."""
         size = (len(ids) or 1) if _on(IGNORES_MAX_GET) else max(1, self.max_get)
         for start in range(0, len(ids), size):
-            (res,) = self.api(("Email/get", {"ids": ids[start : start + size], "properties": ["id", "blobId"]}))
+            props = ["id", "blobId", "mailboxIds"]
+            (res,) = self.api(("Email/get", {"ids": ids[start : start + size], "properties": props}))
             if res.get("notFound") and _on(FAILS_ON_NOT_FOUND):
                 raise Failure(EX_ERROR, f"Email/get: not found {res['notFound']}")
             for email in res.get("list", []):
                 blob = str(email["blobId"])
-                if blob in seen:
+                if blob in seen or (mailbox and mailbox not in email.get("mailboxIds", {})):
                     continue
                 write_maildir(self.a.maildir, self.blob(blob))
                 seen.add(blob)
 
     def blob(self, blob_id: str) -> bytes:
-        if _on(FIXED_PATHS):
+        values = {"accountId": self.account, "blobId": blob_id, "type": "message/rfc822", "name": "message.eml"}
+        if _on(FIXED_DOWNLOAD_PATH):
             url = f"{self.base}/jmap/download/{self.account}/{blob_id}/message.eml?accept=message/rfc822"
+        elif _on(NO_PERCENT_ENCODING):
+            url = self.session["downloadUrl"].format(**values)
         else:
-            url = expand(self.session["downloadUrl"], accountId=self.account, blobId=blob_id,
-                         type="message/rfc822", name="message.eml")  # fmt: skip
-        r = self.http.get(url)
+            url = expand(self.session["downloadUrl"], **values)
+        with self.http.stream("GET", url) as r:
+            data = b"".join(r.iter_raw()) if _on(RAW_WIRE_DOWNLOAD) else r.read()
         if r.status_code != 200:
             raise Failure(EX_UNAVAILABLE, f"download {urlsplit(url).path}: HTTP {r.status_code}")
         if _on(TEXT_DOWNLOAD):
-            return "\n".join(r.content.decode("utf-8", "replace").splitlines()).encode() + b"\n"
-        return r.content
+            return "\n".join(data.decode("utf-8", "replace").splitlines()).encode() + b"\n"
+        return data
 
     def fetch_all(self, seen: set[str]) -> str:
+        """Fetch the inbox; the Email state from before the query (RFC 8620 5.1: what came later
+        is for Email/changes to tell)."""
         state = self.email_state()
         self.download(self.email_ids(self.inbox()), seen)
-        return state
+        return self.email_state() if _on(LATE_STATE) else state
 
     def sync(self, state_file: Path) -> None:
         saved = json.loads(state_file.read_text()) if state_file.exists() else {}
@@ -231,11 +249,14 @@ class Session:
             state = self.fetch_all(seen)
         else:
             state = saved["state"]
+            inbox = self.inbox()
             try:
                 while True:
                     (res,) = self.api(("Email/changes", {"sinceState": state, "maxChanges": 100}))
-                    self.download([str(i) for i in res.get("created", [])], seen)
+                    self.download([str(i) for i in res.get("created", [])], seen, inbox)
                     state = str(res["newState"])
+                    if res.get("hasMoreChanges") and _on(ONE_CHANGES_CALL):
+                        state = self.email_state()
                     if not res.get("hasMoreChanges") or _on(ONE_CHANGES_CALL):
                         break
             except MethodError as e:
@@ -263,10 +284,13 @@ def main(argv: list[str]) -> int:
     a = p.parse_args(argv[1:])
     try:
         s = Session(a)
-        if argv[0] == "sync":
-            s.sync(Path(a.state))
-        else:
-            s.fetch_all(set())
+        try:
+            if argv[0] == "sync":
+                s.sync(Path(a.state))
+            else:
+                s.fetch_all(set())
+        finally:
+            s.http.close()
     except Failure as e:
         print(f"mailspec: {e}", file=sys.stderr)
         return e.status
