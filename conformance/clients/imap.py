@@ -119,11 +119,17 @@ class IMAPClient:
         return f"M{self._tag:04d}"
 
     def command(
-        self, name: str, *args: wire.Arg, literal_plus: bool | None = None, timeout: float | None = None
+        self,
+        name: str,
+        *args: wire.Arg,
+        literal_plus: bool | None = None,
+        timeout: float | None = None,
+        binary: bool = False,
     ) -> Result:
+        """``binary``: literals holding NUL go as literal8 ``~{n}`` (RFC 3516 BINARY)."""
         tag = self.next_tag()
         plus = ("LITERAL+" in self.capabilities) if literal_plus is None else literal_plus
-        chunks = wire.encode_command(tag, name, *args, literal_plus=plus)
+        chunks = wire.encode_command(tag, name, *args, literal_plus=plus, binary=binary)
         result_untagged: list[wire.Untagged] = []
         continuations: list[wire.Continuation] = []
         self.send(chunks[0])
@@ -135,7 +141,7 @@ class IMAPClient:
                     continuations.append(r)
                     break
                 if isinstance(r, wire.Tagged) and r.tag == tag:
-                    return Result(r, result_untagged, continuations)
+                    return self._completed(r, result_untagged, continuations)
                 if isinstance(r, wire.Untagged):
                     result_untagged.append(r)
             self.send(chunk)
@@ -151,16 +157,22 @@ class IMAPClient:
                     raise RemoteProtocolError(
                         Deviation(f"tagged response for {r.tag!r} while {tag!r} was running", 0, "RFC 9051", "2.2.2")
                     )
-                res = Result(r, untagged, continuations)
-                for u in untagged:
-                    self._learn_capabilities(u)
-                if r.code is not None and r.code.name == "CAPABILITY":
-                    self.capabilities = {str(a).upper() for a in r.code.args}
-                return res
+                return self._completed(r, untagged, continuations)
             if isinstance(r, wire.Continuation):
                 continuations.append(r)
                 continue
             untagged.append(r)
+
+    def _completed(
+        self, tagged: wire.Tagged, untagged: list[wire.Untagged], continuations: list[wire.Continuation]
+    ) -> Result:
+        """The command's result; what its responses say of capabilities and ENABLE is learnt on every
+        path, a command refused before its literal included (review F5)."""
+        for u in untagged:
+            self._learn_capabilities(u)
+        if tagged.code is not None and tagged.code.name == "CAPABILITY":
+            self.capabilities = {str(a).upper() for a in tagged.code.args}
+        return Result(tagged, untagged, continuations)
 
     def _learn_capabilities(self, r: wire.Untagged) -> None:
         if r.name == "ENABLED":
@@ -199,7 +211,7 @@ class IMAPClient:
                 self.send(token.encode() + b"\r\n")
                 return self._collect(tag, untagged, [r], None)
             if isinstance(r, wire.Tagged):
-                return Result(r, untagged)
+                return self._completed(r, untagged, [])
             untagged.append(r)
 
     def collect(self, tag: str, timeout: float | None = None, *, seen: tuple[wire.Response, ...] = ()) -> Result:
@@ -316,11 +328,10 @@ def fetch_items(u: wire.Untagged) -> dict[str, wire.Value]:
     return out
 
 
-def code_arg(res: Result | wire.Untagged, name: str) -> str | None:
-    """The first argument of response code ``name`` in a tagged or untagged response (``UIDVALIDITY 3`` -> "3")."""
-    responses: list[wire.Tagged | wire.Untagged] = (
-        [res] if isinstance(res, wire.Untagged) else [*res.untagged, res.tagged]
-    )
+def code_arg(res: Result | wire.Untagged | wire.Tagged, name: str) -> str | None:
+    """The first argument of response code ``name`` in a tagged or untagged response (``UIDVALIDITY 3`` -> "3");
+    for a Result, in any of its responses."""
+    responses: list[wire.Tagged | wire.Untagged] = [res] if not isinstance(res, Result) else [*res.untagged, res.tagged]
     for r in responses:
         if r.code is not None and r.code.name == name.upper():
             return " ".join(str(a) for a in r.code.args) if r.code.args else ""
@@ -362,6 +373,11 @@ class IMAPSessions(Sessions[IMAPClient]):
         """UNSUPPORTED unless CAPABILITY announces ``capability`` (e.g. "IDLE", "AUTH=PLAIN")."""
         if capability.upper() not in self.capabilities(client):
             unsupported(f"the server does not announce {capability} in CAPABILITY")
+
+    def require_uidplus(self, client: IMAPClient) -> None:
+        """UNSUPPORTED unless UID EXPUNGE, APPENDUID and COPYUID are there: UIDPLUS (RFC 4315), or IMAP4rev2."""
+        if self.profile(client) != "imap4rev2":
+            self.require(client, "UIDPLUS")
 
     def secure(self, client: IMAPClient) -> None:
         """STARTTLS when offered and the session is not yet under TLS."""
@@ -441,6 +457,11 @@ class IMAPSessions(Sessions[IMAPClient]):
         if "IMAP4REV2" in client.enabled or ("IMAP4REV2" in caps and "IMAP4REV1" not in caps):
             return "imap4rev2"
         return "imap4rev1"
+
+    def by_revision(self, client: IMAPClient, rev2: str, rev1: str) -> str:
+        """The requirement id of a rule both revisions state: ``rev2`` (RFC 9051) on an IMAP4rev2 session,
+        else ``rev1`` (RFC 3501 or the extension's RFC)."""
+        return rev2 if self.mode(client) == "imap4rev2" else rev1
 
     def require_profile(self, client: IMAPClient, profile: str) -> None:
         """UNSUPPORTED unless the session runs under ``profile`` (rules of one revision only).

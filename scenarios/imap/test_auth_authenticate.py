@@ -106,9 +106,10 @@ def test_sasl_ir_server_takes_omitted_response(imap: IMAPSessions) -> None:
     tag = client.next_tag()
     client.send(f"{tag} AUTHENTICATE PLAIN\r\n".encode())
     r = client.read_response()
+    # What the challenge says is not RFC 4959's business (review B4): only that one comes.
     check(
-        isinstance(r, wire.Continuation) and r.text.strip() == "",
-        "a SASL-IR server did not answer AUTHENTICATE PLAIN without an initial response with an empty challenge",
+        isinstance(r, wire.Continuation),
+        "a SASL-IR server did not answer AUTHENTICATE PLAIN without an initial response with a continuation",
         expected="+ ",
         observed=r.raw[:80].decode("utf-8", "replace"),
     )

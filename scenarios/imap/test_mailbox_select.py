@@ -33,6 +33,9 @@ def _code_value(res: Result, name: str) -> int | None:
     return None
 
 
+REQUIRED_DATA = ("imap.rfc9051.6.3.2.select-required-data", "imap.rfc3501.6.3.1.select-required-data")
+
+
 def _required_data(res: Result, count: int) -> list[str]:
     """What RFC 9051 6.3.2 requires before the OK that ``res`` lacks (both revisions)."""
     missing = []
@@ -50,65 +53,75 @@ def _required_data(res: Result, count: int) -> list[str]:
     return missing
 
 
-@case("imap.rfc9051.6.3.2.select-required-data", defect=srv.SELECT_NO_FLAGS)
+@case(*REQUIRED_DATA, defect=srv.SELECT_NO_FLAGS)
 def test_select_sends_flags(imap: IMAPSessions) -> None:
-    _, _, res = _selected(imap)
-    check(res.named("FLAGS"), "SELECT completed without an untagged FLAGS response", expected="* FLAGS (...)")
+    client, _, res = _selected(imap)
+    check(
+        res.named("FLAGS"),
+        "SELECT completed without an untagged FLAGS response",
+        req=imap.by_revision(client, *REQUIRED_DATA),
+        expected="* FLAGS (...)",
+    )
 
 
-@case("imap.rfc9051.6.3.2.select-required-data", defect=srv.EXISTS_OFF_BY_ONE)
+@case(*REQUIRED_DATA, defect=srv.EXISTS_OFF_BY_ONE)
 def test_select_sends_exists(imap: IMAPSessions) -> None:
-    _, _, res = _selected(imap, 2)
+    client, _, res = _selected(imap, 2)
     exists = [u.number for u in res.named("EXISTS")]
     check(
         exists == [2],
         "SELECT did not send the number of messages as EXISTS",
+        req=imap.by_revision(client, *REQUIRED_DATA),
         expected="* 2 EXISTS",
         observed=str(exists),
     )
 
 
-@case("imap.rfc9051.6.3.2.select-required-data", defect=srv.SELECT_NO_UIDVALIDITY)
+@case(*REQUIRED_DATA, defect=srv.SELECT_NO_UIDVALIDITY)
 def test_select_sends_uidvalidity(imap: IMAPSessions) -> None:
-    _, _, res = _selected(imap)
+    client, _, res = _selected(imap)
     value = _code_value(res, "UIDVALIDITY")
     check(
         value is not None and value > 0,
         "SELECT completed without an untagged OK [UIDVALIDITY n] (a non-zero 32-bit number)",
+        req=imap.by_revision(client, *REQUIRED_DATA),
         expected="* OK [UIDVALIDITY n]",
         observed=str(value),
     )
 
 
-@case("imap.rfc9051.6.3.2.select-required-data", defect=srv.SELECT_NO_UIDNEXT)
+@case(*REQUIRED_DATA, defect=srv.SELECT_NO_UIDNEXT)
 def test_select_sends_uidnext(imap: IMAPSessions) -> None:
-    _, _, res = _selected(imap)
+    client, _, res = _selected(imap)
     value = _code_value(res, "UIDNEXT")
     check(
         value is not None and value > 0,
         "SELECT completed without an untagged OK [UIDNEXT n]",
+        req=imap.by_revision(client, *REQUIRED_DATA),
         expected="* OK [UIDNEXT n]",
         observed=str(value),
     )
 
 
-@case("imap.rfc9051.6.3.2.select-required-data", defect=srv.SELECT_NO_PERMANENTFLAGS)
+@case(*REQUIRED_DATA, defect=srv.SELECT_NO_PERMANENTFLAGS)
 def test_select_sends_permanentflags(imap: IMAPSessions) -> None:
-    _, _, res = _selected(imap)
+    client, _, res = _selected(imap)
     check(
         code_arg(res, "PERMANENTFLAGS") is not None,
         "SELECT completed without an untagged OK [PERMANENTFLAGS (...)]",
+        req=imap.by_revision(client, *REQUIRED_DATA),
         expected="* OK [PERMANENTFLAGS (...)]",
     )
 
 
-@case("imap.rfc9051.6.3.2.select-required-data", defect=srv.EXAMINE_NO_UIDNEXT)
+@case(*REQUIRED_DATA, defect=srv.EXAMINE_NO_UIDNEXT)
 def test_examine_sends_required_data(imap: IMAPSessions) -> None:
-    _, _, res = _selected(imap, 1, readonly=True)
+    client, _, res = _selected(imap, 1, readonly=True)
     missing = _required_data(res, 1)
     check(
         not missing,
         "EXAMINE completed without data SELECT must send",
+        req=imap.by_revision(client, *REQUIRED_DATA),
         expected="all of it",
         observed=", ".join(missing),
     )
@@ -140,6 +153,25 @@ def test_select_sends_recent_rev1(imap: IMAPSessions) -> None:
     res = client.select(name)
     check(res.ok, "SELECT of an existing mailbox was refused", observed=str(res))
     check(res.named("RECENT"), "SELECT under IMAP4rev1 sent no untagged RECENT response", expected="* n RECENT")
+
+
+@case("imap.rfc3501.6.3.1.select-required-data", defect=srv.SELECT_NO_UNSEEN)
+def test_select_sends_unseen_rev1(imap: IMAPSessions) -> None:
+    """OK [UNSEEN n] is REQUIRED data under IMAP4rev1 when there is an unseen message (IMAP4rev2 dropped it)."""
+    client = imap.login(rev="imap4rev1")
+    imap.require_profile(client, "imap4rev1")
+    name = imap.scratch(client, _messages(1), flags=("\\Seen",), select=False)
+    for data in _messages(2):
+        if not client.append(name, data).ok:
+            unsupported("cannot APPEND the case's unseen messages")
+    res = client.select(name)
+    check(res.ok, "SELECT of an existing mailbox was refused", observed=str(res))
+    check(
+        _code_value(res, "UNSEEN") == 2,
+        "SELECT under IMAP4rev1 did not send OK [UNSEEN n] with the first unseen message",
+        expected="* OK [UNSEEN 2]",
+        observed=str(code_arg(res, "UNSEEN")),
+    )
 
 
 @case("imap.rfc9051.6.3.2.read-write-code", defect=srv.NO_READ_WRITE)

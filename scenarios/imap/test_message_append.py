@@ -6,7 +6,7 @@ import time
 import uuid
 
 from conformance import corpus
-from conformance.clients.imap import IMAPClient, IMAPSessions, code_arg
+from conformance.clients.imap import IMAPClient, IMAPSessions, Result, code_arg
 from conformance.context import make_message
 from conformance.scenario import case
 from conformance.servers.imap import messages as srv
@@ -46,12 +46,6 @@ def count(imap: IMAPSessions, client: IMAPClient, mailbox: str) -> int:
     if not res.ok or not exists:
         unsupported(f"cannot SELECT {mailbox}: {res}")
     return exists[-1]
-
-
-def uidplus(imap: IMAPSessions, client: IMAPClient) -> None:
-    """APPENDUID/COPYUID come with UIDPLUS (RFC 4315) and are part of IMAP4rev2."""
-    if imap.profile(client) != "imap4rev2":
-        imap.require(client, "UIDPLUS")
 
 
 @case("imap.rfc9051.6.3.12.append-literal", defect=srv.APPEND_CRLF_TO_LF)
@@ -126,6 +120,71 @@ def test_append_keeps_8bit_data(imap: IMAPSessions) -> None:
             expected=repr(body[:60]),
             observed=repr((got or b"")[:60]),
         )
+
+
+# Binary data: every octet but CR and LF, NUL first; a literal8 is the only way to APPEND it (RFC 3516 4.4).
+BINARY_BODY = bytes(c for c in range(256) if c not in (10, 13)) * 2
+BINARY_HEADERS = {
+    "MIME-Version": "1.0",
+    "Content-Type": "application/octet-stream",
+    "Content-Transfer-Encoding": "binary",
+}
+
+
+def append_binary(imap: IMAPSessions, client: IMAPClient) -> Result:
+    """APPEND of a single-part message with a binary body as a literal8 ``~{n}`` to a new mailbox,
+    which is then selected. UNSUPPORTED without BINARY: IMAP4rev2 alone has no literal8 APPEND (9051 App. B)."""
+    imap.require(client, "BINARY")
+    box = imap.scratch(client, select=False)
+    data, _ = make_message("binary append", BINARY_BODY, headers=BINARY_HEADERS)
+    res = client.command("APPEND", wire.encode_mailbox(box), data, literal_plus=False, binary=True)
+    if res.status == "NO" and res.tagged.code is not None and res.tagged.code.name == "UNKNOWN-CTE":
+        unsupported(f"the mailbox does not store binary content (RFC 3516 4.4 allows NO [UNKNOWN-CTE]): {res}")
+    if res.ok and not client.select(box).ok:
+        unsupported(f"cannot SELECT the mailbox the binary message went to: {res}")
+    return res
+
+
+@case("imap.rfc3516.4.4.append-literal8-lossless", defect=srv.APPEND_LITERAL8_LOSSY)
+def test_append_literal8_keeps_binary_data(imap: IMAPSessions) -> None:
+    client = imap.login()
+    res = append_binary(imap, client)
+    check(res.ok, "APPEND of a message as a literal8 failed", expected="OK, or NO [UNKNOWN-CTE]", observed=str(res))
+    fres, items = client.fetch("1", "(BINARY.PEEK[1])")
+    got = corpus.as_bytes(items.get(1, {}).get("BINARY[1]"))
+    check(
+        fres.ok and got == BINARY_BODY,
+        "BINARY[1] of a message appended as a literal8 is not the binary body appended",
+        expected=f"{len(BINARY_BODY)} octets, NUL included",
+        observed=str(fres) if got is None else f"{len(got)} octets, {got.count(0)} NUL",
+    )
+
+
+@case(
+    "imap.rfc9051.4.3.1.binary-strings-encoded",
+    "imap.rfc3501.4.3.1.binary-strings-encoded",
+    defect=srv.APPEND_BINARY_RAW,
+)
+def test_body_of_binary_message_carries_no_nul(imap: IMAPSessions) -> None:
+    client = imap.login()
+    res = append_binary(imap, client)
+    if not res.ok:
+        unsupported(f"the literal8 APPEND failed, no binary message to fetch: {res}")
+    req = imap.by_revision(
+        client, "imap.rfc9051.4.3.1.binary-strings-encoded", "imap.rfc3501.4.3.1.binary-strings-encoded"
+    )
+    fres, items = client.fetch("1", "(BODY.PEEK[])")
+    got = items.get(1, {}).get("BODY[]")
+    if not fres.ok or not isinstance(got, bytes):
+        unsupported(f"FETCH BODY.PEEK[] of the binary message gave no data: {fres}")
+    # Only BINARY[] may answer with a literal8 or NUL octets; BODY[] re-encodes (base64) or replaces them.
+    check(
+        not isinstance(got, wire.Binary) and b"\x00" not in got,
+        "BODY[] of a message with binary content was sent with NUL octets",
+        req=req,
+        expected="the body in a textual transfer encoding (e.g. base64), no NUL",
+        observed=f"{'a literal8, ' if isinstance(got, wire.Binary) else ''}{got.count(0)} NUL in {len(got)} octets",
+    )
 
 
 @case("imap.rfc9051.6.3.12.append-flags", defect=srv.APPEND_DROPS_FLAGS)
@@ -294,7 +353,7 @@ def test_append_to_selected_mailbox_sends_exists(imap: IMAPSessions) -> None:
 @case("imap.rfc4315.3.appenduid", defect=srv.APPEND_NO_APPENDUID)
 def test_append_returns_appenduid(imap: IMAPSessions) -> None:
     client = imap.login()
-    uidplus(imap, client)
+    imap.require_uidplus(client)
     box = imap.scratch(client, select=False)
     res = client.append(box, make_message("appenduid")[0])
     check(res.ok, "APPEND failed", observed=str(res))
@@ -309,7 +368,7 @@ def test_append_returns_appenduid(imap: IMAPSessions) -> None:
 @case("imap.rfc4315.3.appenduid-values", defect=srv.APPENDUID_WRONG)
 def test_appenduid_names_the_message(imap: IMAPSessions) -> None:
     client = imap.login()
-    uidplus(imap, client)
+    imap.require_uidplus(client)
     box = imap.scratch(client, [make_message("first")[0]], select=False)
     res = client.append(box, make_message("second")[0])
     arg = code_arg(res, "APPENDUID")

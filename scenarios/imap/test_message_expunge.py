@@ -243,15 +243,10 @@ def test_message_numbers_follow_uids(imap: IMAPSessions) -> None:
     )
 
 
-def _uid_expunge(imap: IMAPSessions, client: IMAPClient) -> None:
-    if imap.profile(client) != "imap4rev2":
-        imap.require(client, "UIDPLUS")
-
-
 @case("imap.rfc9051.6.4.9.uid-expunge", defect=srv.UID_EXPUNGE_ALL)
 def test_uid_expunge_removes_only_listed(imap: IMAPSessions) -> None:
     client, _, uids = with_deleted(imap, 3, "1:3")
-    _uid_expunge(imap, client)
+    imap.require_uidplus(client)
     res = client.command("UID EXPUNGE", Atom(str(uids[1])))
     check(res.ok, "UID EXPUNGE failed", observed=str(res))
     after = imap.uids(client)
@@ -266,7 +261,7 @@ def test_uid_expunge_removes_only_listed(imap: IMAPSessions) -> None:
 @case("imap.rfc9051.6.4.9.uid-expunge", defect=srv.UID_EXPUNGE_IGNORES_FLAG)
 def test_uid_expunge_needs_deleted_flag(imap: IMAPSessions) -> None:
     client, _, uids = with_deleted(imap, 3, "3")
-    _uid_expunge(imap, client)
+    imap.require_uidplus(client)
     res = client.command("UID EXPUNGE", Atom(f"{uids[0]}:{uids[2]}"))
     check(res.ok, "UID EXPUNGE failed", observed=str(res))
     after = imap.uids(client)

@@ -42,9 +42,9 @@ def _esearches(res: Result) -> list[ESearch]:
     return out
 
 
-def _box(imap: IMAPSessions, *, rev1: bool = False) -> IMAPClient:
-    """Five messages, 2 and 4 \\Flagged, selected."""
-    client = imap.login(rev="imap4rev1") if rev1 else imap.login()
+def _box(imap: IMAPSessions, *, rev1: bool = False, client: IMAPClient | None = None) -> IMAPClient:
+    """Five messages, 2 and 4 \\Flagged, selected (in ``client``'s session when given, else a new one)."""
+    client = client or (imap.login(rev="imap4rev1") if rev1 else imap.login())
     imap.scratch(client, [make_message(f"esearch {i + 1}")[0] for i in range(5)])
     res = client.store("2,4", "+FLAGS", ("\\Flagged",))
     if not res.ok:
@@ -55,9 +55,9 @@ def _box(imap: IMAPSessions, *, rev1: bool = False) -> IMAPClient:
 def _esearch_box(imap: IMAPSessions) -> IMAPClient:
     """As ``_box``, on a server that offers SEARCH RETURN (ESEARCH capability or IMAP4rev2)."""
     client = imap.login()
-    if imap.profile(client) != "imap4rev2":
+    if imap.mode(client) != "imap4rev2":
         imap.require(client, "ESEARCH")
-    return _box(imap)
+    return _box(imap, client=client)  # the session whose capabilities were checked (review F6)
 
 
 def _one(res: Result, what: str) -> ESearch:

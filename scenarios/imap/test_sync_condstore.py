@@ -346,11 +346,31 @@ def _changed_elsewhere(imap: IMAPSessions) -> tuple[IMAPClient, str, int, int, l
     return client, name, uv, highest, uids
 
 
-def _resync(imap: IMAPSessions, name: str, uv: int, since: int) -> Result:
+def _resync(imap: IMAPSessions, name: str, uv: int, since: int, *known: wire.Arg) -> Result:
+    """SELECT (QRESYNC (uv since [known-uids] [(seqs uids)])) in a new session."""
     b = imap.login()
     if not _enabled(_enable_qresync(imap, b)):
         unsupported("ENABLE QRESYNC did not enable it")
-    return b.command("SELECT", wire.encode_mailbox(name), [A("QRESYNC"), [A(str(uv)), A(str(since))]])
+    return b.command("SELECT", wire.encode_mailbox(name), [A("QRESYNC"), [A(str(uv)), A(str(since)), *known]])
+
+
+def _changes(res: Result, uids: list[int]) -> tuple[set[int], set[int]]:
+    """The UIDs a SELECT (QRESYNC) reported: (in VANISHED (EARLIER), in FETCH responses)."""
+    gone = {u for earlier, s in _vanished(res) if earlier for u in wire.expand_sequence_set(s, max(uids))}
+    changed = {int(str(f["UID"])) for f in map(fetch_items, res.named("FETCH")) if str(f.get("UID", "")).isdigit()}
+    return gone, changed
+
+
+def _four_changed(imap: IMAPSessions) -> tuple[str, int, int, list[int]]:
+    """Four messages; after HIGHESTMODSEQ was noted, messages 1 and 2 flagged, 3 and 4 expunged."""
+    client, name, uv, highest = _qresync(imap, 4)
+    uids = imap.uids(client)
+    if len(uids) != 4:
+        unsupported(f"FETCH UID did not give the case's UIDs: {uids}")
+    client.store("1:2", "+FLAGS", ("\\Flagged",))
+    client.store("3:4", "+FLAGS", ("\\Deleted",))
+    client.command("EXPUNGE")
+    return name, uv, highest, uids
 
 
 @case("imap.rfc7162.3.2.3.enable-qresync", defect=srv.ENABLE_QRESYNC_IGNORED)
@@ -498,5 +518,91 @@ def test_store_fetch_has_uid_and_modseq(imap: IMAPSessions) -> None:
         all("UID" in t and _modseq(t) is not None for t in told),
         "after ENABLE QRESYNC, STORE's FETCH response lacks UID or MODSEQ",
         expected="* 1 FETCH (FLAGS (\\Seen) UID n MODSEQ (m))",
+        observed=_shown(res),
+    )
+
+
+@case("imap.rfc7162.3.2.5.1.select-changes", defect=srv.QRESYNC_KNOWN_UIDS_DROPPED)
+def test_select_qresync_known_uids_reports_their_changes(imap: IMAPSessions) -> None:
+    name, uv, highest, uids = _four_changed(imap)
+    res = _resync(imap, name, uv, highest, A(f"{uids[1]}:{uids[2]}"))
+    check(res.ok, "SELECT (QRESYNC ...) with known UIDs was refused", observed=str(res))
+    gone, changed = _changes(res, uids)
+    check(
+        uids[2] in gone and uids[1] in changed,
+        "SELECT (QRESYNC ...) with known UIDs did not report the changes to those UIDs",
+        expected=f"* VANISHED (EARLIER) {uids[2]} and * 1 FETCH (UID {uids[1]} ..)",
+        observed=_shown(res),
+    )
+
+
+@case("imap.rfc7162.3.2.5.1.known-uids-only", defect=srv.QRESYNC_KNOWN_UIDS_IGNORED)
+def test_select_qresync_known_uids_only(imap: IMAPSessions) -> None:
+    name, uv, highest, uids = _four_changed(imap)
+    res = _resync(imap, name, uv, highest, A(f"{uids[1]}:{uids[2]}"))
+    if not res.ok:
+        unsupported(f"SELECT (QRESYNC ...) with known UIDs was refused: {res}")
+    gone, changed = _changes(res, uids)
+    check(
+        uids[3] not in gone and uids[0] not in changed,
+        "SELECT (QRESYNC ...) reported changes to messages outside the known UIDs",
+        expected=f"nothing on UIDs {uids[0]} and {uids[3]}",
+        observed=_shown(res),
+    )
+
+
+@case("imap.rfc7162.3.2.5.2.seq-match-restricts", defect=srv.QRESYNC_SEQ_MATCH_IGNORED)
+def test_select_qresync_seq_match_data(imap: IMAPSessions) -> None:
+    client, name, uv, highest = _qresync(imap, 3)
+    uids = imap.uids(client)
+    if len(uids) != 3:
+        unsupported(f"FETCH UID did not give the case's UIDs: {uids}")
+    client.store("1", "+FLAGS", ("\\Deleted",))
+    client.command("EXPUNGE")
+    # Message 1 is now the second UID: a pair that matches says the client knows the first UID went.
+    res = _resync(imap, name, uv, highest, A(f"{uids[0]}:{uids[2]}"), [A("1"), A(str(uids[1]))])
+    if not res.ok:
+        unsupported(f"SELECT (QRESYNC ...) with sequence match data was refused: {res}")
+    gone, _ = _changes(res, uids)
+    check(
+        uids[0] not in gone,
+        "SELECT (QRESYNC ...) reported an expunge the matching sequence match data said the client knew of",
+        expected=f"no VANISHED (EARLIER) {uids[0]}",
+        observed=_shown(res),
+    )
+
+
+def _uid_expunged(imap: IMAPSessions) -> tuple[Result, list[int], int]:
+    """Three messages after ENABLE QRESYNC, all \\Deleted, UID EXPUNGE of the second: (result, UIDs, HIGHESTMODSEQ before)."""
+    client, _, _, _ = _qresync(imap, 3)
+    imap.require_uidplus(client)
+    uids = imap.uids(client)
+    client.store("1:3", "+FLAGS.SILENT", ("\\Deleted",))
+    highest = max(_modseqs(client).values())  # no expunge yet: the mailbox's HIGHESTMODSEQ
+    return client.command("UID EXPUNGE", A(str(uids[1]))), uids, highest
+
+
+@case("imap.rfc7162.3.2.10.2.vanished-not-expunge", defect=srv.EXPUNGE_NOT_VANISHED)
+def test_uid_expunge_reported_as_vanished(imap: IMAPSessions) -> None:
+    res, uids, _ = _uid_expunged(imap)
+    check(res.ok, "UID EXPUNGE failed", observed=str(res))
+    sets = [s for earlier, s in _vanished(res) if not earlier]
+    check(
+        not res.named("EXPUNGE") and [u for s in sets for u in wire.expand_sequence_set(s, max(uids))] == [uids[1]],
+        "UID EXPUNGE after ENABLE QRESYNC was not reported by one VANISHED of the expunged UID",
+        expected=f"* VANISHED {uids[1]}",
+        observed=_shown(res),
+    )
+
+
+@case("imap.rfc7162.3.2.9.uid-expunge-highestmodseq", defect=srv.EXPUNGE_NO_HIGHESTMODSEQ)
+def test_uid_expunge_tagged_highestmodseq(imap: IMAPSessions) -> None:
+    res, _, before = _uid_expunged(imap)
+    check(res.ok, "UID EXPUNGE failed", observed=str(res))
+    after = code_arg(res.tagged, "HIGHESTMODSEQ")
+    check(
+        after is not None and after.isdigit() and int(after) > before,
+        "the tagged OK to UID EXPUNGE after ENABLE QRESYNC has no HIGHESTMODSEQ above the one before",
+        expected=f"OK [HIGHESTMODSEQ n] with n > {before}",
         observed=_shown(res),
     )

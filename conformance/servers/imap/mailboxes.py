@@ -29,6 +29,7 @@ SELECT_NO_UIDNEXT = defect("select-no-uidnext", "leaves the UIDNEXT response cod
 EXAMINE_NO_UIDNEXT = defect("examine-no-uidnext", "leaves the UIDNEXT response code out of EXAMINE only")
 SELECT_NO_PERMANENTFLAGS = defect("select-no-permanentflags", "sends no PERMANENTFLAGS on SELECT")
 SELECT_NO_LIST = defect("select-no-list", "sends no LIST response on SELECT under IMAP4rev2")
+SELECT_NO_UNSEEN = defect("select-no-unseen", "sends no OK [UNSEEN n] on SELECT under IMAP4rev1")
 SELECT_NO_RECENT = defect("select-no-recent", "sends no RECENT response on SELECT under IMAP4rev1")
 NO_READ_WRITE = defect("select-no-read-write", "completes SELECT without [READ-WRITE]")
 EXAMINE_NO_READ_ONLY = defect("examine-no-read-only", "completes EXAMINE without [READ-ONLY]")
@@ -265,6 +266,9 @@ async def select(s: Session, cmd: Cmd) -> None:
     s.untagged(f"{len(v.uids) + (EXISTS_OFF_BY_ONE in s.b)} EXISTS")
     if not s.rev2 and SELECT_NO_RECENT not in s.b:
         s.untagged(f"{len(v.recent)} RECENT")
+    unseen = next((n for n, m in enumerate(box.messages, 1) if "\\Seen" not in m.flags), None)
+    if not s.rev2 and unseen is not None and SELECT_NO_UNSEEN not in s.b:
+        s.untagged(f"OK [UNSEEN {unseen}] first unseen message")  # RFC 3501 6.3.1; IMAP4rev2 dropped it
     if SELECT_NO_FLAGS not in s.b:
         s.untagged(f"FLAGS ({flags})")
     if SELECT_NO_PERMANENTFLAGS not in s.b:

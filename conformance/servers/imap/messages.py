@@ -5,6 +5,7 @@ RFC 6851 MOVE, RFC 3516 BINARY). Message structure (ENVELOPE, BODYSTRUCTURE, sec
 
 from __future__ import annotations
 
+import base64
 import calendar
 import re
 import time
@@ -52,6 +53,8 @@ APPEND_AUTOCREATE = defect("append-autocreate", "creates a missing destination m
 APPEND_NO_TRYCREATE = defect("append-no-trycreate", "refuses APPEND to a missing mailbox without [TRYCREATE]")
 APPEND_NO_EXISTS = defect("append-no-exists", "sends no EXISTS for a message appended to the selected mailbox")
 APPEND_NO_APPENDUID = defect("append-no-appenduid", "leaves APPENDUID out of the tagged OK to APPEND")
+APPEND_LITERAL8_LOSSY = defect("append-literal8-lossy", "drops the NUL octets of a message appended as a literal8")
+APPEND_BINARY_RAW = defect("append-binary-raw", "keeps the NUL octets of a literal8 APPEND and sends them in BODY[]")
 APPENDUID_WRONG = defect("appenduid-wrong", "gives a UID one too high in APPENDUID")
 CHECK_BAD = defect("check-bad", "answers CHECK with BAD")
 # CLOSE, UNSELECT, EXPUNGE, UIDs
@@ -209,6 +212,20 @@ def _sync_literal(cmd: Cmd) -> bool:
     return bool(m) and m[-1][1] == b""
 
 
+def _textual(data: bytes) -> bytes:
+    """A message with NUL octets (a literal8, RFC 3516 4.4) with its body base64-encoded: BODY[] must
+    never carry NUL (RFC 9051 4.3.1), and BINARY[] decodes it back without loss."""
+    part = mime.parse(data)
+    if part.multipart or part.message is not None or b"\x00" in part.header:
+        # Re-encoding nested parts is not worth it here; RFC 3516 4.4 allows this refusal.
+        raise No("binary content is stored only as the body of a single-part message", code="UNKNOWN-CTE")
+    if mime.encoding(part) not in ("7bit", "8bit", "binary"):
+        raise No("NUL octets in an encoded body", code="UNKNOWN-CTE")
+    fields = b"".join(line for name, line in mime.header_lines(part.header) if name != "content-transfer-encoding")
+    body = base64.encodebytes(part.body).replace(b"\n", b"\r\n")
+    return fields + b"Content-Transfer-Encoding: base64\r\n\r\n" + body
+
+
 @command("APPEND", states=AUTHED)
 async def append(s: Session, cmd: Cmd) -> None:
     if not 2 <= len(cmd.args) <= 4:
@@ -224,6 +241,10 @@ async def append(s: Session, cmd: Cmd) -> None:
         data = data.replace(b"\r\n", b"\n")
     if APPEND_STRIPS_8BIT in s.b:
         data = bytes(c & 0x7F for c in data)
+    if APPEND_LITERAL8_LOSSY in s.b and isinstance(data, wire.Binary):
+        data = data.replace(b"\x00", b"")
+    if b"\x00" in data and APPEND_BINARY_RAW not in s.b:
+        data = _textual(data)
     flags: set[str] | None = None
     date: tuple[float, int] | None = None
     try:

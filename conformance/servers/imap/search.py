@@ -17,6 +17,7 @@ import email.policy
 import re
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from email.message import Message
 from email.utils import mktime_tz, parsedate_tz
 
@@ -138,6 +139,19 @@ VANISHED_EARLIER_LIVE = defect("qresync-earlier-live", "reports expunges in the 
 SEARCHRES_NUMBERS = defect("searchres-numbers", "saves message numbers for $ and reads them back as UIDs")
 SEARCHRES_SAVE_IGNORED = defect("searchres-save-ignored", "answers SEARCH RETURN (SAVE) with OK but saves nothing")
 SEARCHRES_KEY_BAD = defect("searchres-key-bad", "refuses $ as a search key")
+QRESYNC_KNOWN_UIDS_DROPPED = defect(
+    "qresync-known-uids-dropped", "reports no changes at SELECT (QRESYNC) when the client lists known UIDs"
+)
+QRESYNC_KNOWN_UIDS_IGNORED = defect(
+    "qresync-known-uids-ignored", "reports changes to every message at SELECT (QRESYNC), listed as known or not"
+)
+QRESYNC_SEQ_MATCH_IGNORED = defect(
+    "qresync-seq-match-ignored", "reports expunges the client's matching sequence match data says it knows of"
+)
+EXPUNGE_NO_HIGHESTMODSEQ = defect(
+    "qresync-expunge-no-highestmodseq",
+    "leaves HIGHESTMODSEQ out of the tagged OK to (UID) EXPUNGE after ENABLE QRESYNC",
+)
 QRESYNC_FETCH_NO_UID = defect("qresync-fetch-no-uid", "leaves UID out of STORE's FETCH responses after ENABLE QRESYNC")
 
 KEY_DEFECTS = {
@@ -654,15 +668,20 @@ def _decorate(s: Session, mark: int, *, modseq: bool, uid: bool) -> set[int]:
     return seen
 
 
-def _vanished_earlier(s: Session, uidset: wire.Value, since: int) -> str | None:
+def _uid_set(s: Session, uidset: wire.Value, what: str = "UID set") -> list[int]:
+    largest = max([s.box().uidnext - 1, 1])
+    try:
+        return wire.expand_sequence_set(astring(uidset, what), largest)
+    except RemoteProtocolError:
+        raise Bad(f"malformed {what}") from None
+
+
+def _vanished_earlier(s: Session, uidset: wire.Value, since: int, above: int = 0) -> str | None:
+    """VANISHED (EARLIER) for the UIDs of ``uidset`` above ``above`` expunged after ``since``."""
     assert s.user is not None and s.view is not None
     box = s.box()
-    largest = max([box.uidnext - 1, 1])
-    try:
-        wanted = set(wire.expand_sequence_set(astring(uidset, "UID set"), largest))
-    except RemoteProtocolError:
-        raise Bad("malformed UID set") from None
-    gone = sorted(u for u, ms in box.expunged.items() if ms > since and u in wanted)
+    wanted = set(_uid_set(s, uidset))
+    gone = sorted(u for u, ms in box.expunged.items() if ms > since and u in wanted and u > above)
     return f"VANISHED (EARLIER) {wire.format_sequence_set(gone)}" if gone else None
 
 
@@ -788,6 +807,9 @@ async def expunge(s: Session, cmd: Cmd) -> None:
         earlier = "(EARLIER) " if VANISHED_EARLIER_LIVE in s.b else ""
         s.untagged(f"VANISHED {earlier}{wire.format_sequence_set(gone)}")
     s.out.extend(kept)
+    if gone and not s.completed and EXPUNGE_NO_HIGHESTMODSEQ not in s.b:
+        # The new per-mailbox mod-sequence, in the tagged OK (RFC 7162 3.2.7 and 3.2.9).
+        s.tagged("OK", "EXPUNGE completed", code=f"HIGHESTMODSEQ {s.box().highestmodseq}")
 
 
 @command("APPEND", states=AUTHED)
@@ -809,21 +831,49 @@ async def enable(s: Session, cmd: Cmd) -> None:
         s.enabled.add("CONDSTORE")  # ENABLE QRESYNC is a CONDSTORE enabling command (RFC 7162 3.2.3)
 
 
-def _qresync_params(arg: wire.Value) -> tuple[int, int, wire.Value | None]:
-    """``(uidvalidity modseq [known-uids] [seq-match])`` -> (uidvalidity, modseq, known-uids)."""
-    if not isinstance(arg, list) or len(arg) < 2:
+@dataclass(frozen=True)
+class _Resync:
+    """``(uidvalidity modseq [known-uids] [(known-seqs known-uids)])`` of SELECT (QRESYNC ...)."""
+
+    uidvalidity: int
+    since: int
+    known: wire.Value | None
+    seq_match: tuple[wire.Value, wire.Value] | None
+
+
+def _qresync_params(arg: wire.Value) -> _Resync:
+    if not isinstance(arg, list) or not 2 <= len(arg) <= 4:
         raise Bad("QRESYNC (uidvalidity mod-sequence [known-uids] [seq-match-data])")
     uv, ms = astring(arg[0], "uidvalidity"), astring(arg[1], "mod-sequence")
     if not (uv.isdigit() and ms.isdigit()):
         raise Bad("QRESYNC needs a uidvalidity and a mod-sequence")
-    known = arg[2] if len(arg) > 2 and not isinstance(arg[2], list) else None
-    return int(uv), int(ms), known
+    rest = arg[2:]
+    known = rest.pop(0) if rest and not isinstance(rest[0], list) else None
+    match = rest.pop(0) if rest else None
+    if rest or (match is not None and (not isinstance(match, list) or len(match) != 2)):
+        raise Bad("seq-match-data is (known-sequence-set known-uid-set)")
+    return _Resync(int(uv), int(ms), known, (match[0], match[1]) if isinstance(match, list) else None)
+
+
+def _seq_match_floor(s: Session, match: tuple[wire.Value, wire.Value]) -> int:
+    """The UID of the last pair that matches the mailbox, before the first that does not: the client
+    knows every expunge up to it, which VANISHED leaves out (RFC 7162 3.2.5.2)."""
+    assert s.view is not None
+    seqs, uids = _uid_set(s, match[0], "known sequence set"), _uid_set(s, match[1])
+    if len(seqs) != len(uids):
+        raise Bad("seq-match-data: as many sequence numbers as UIDs")
+    floor = 0
+    for seq, uid in zip(seqs, uids, strict=True):
+        if seq > len(s.view.uids) or s.view.uids[seq - 1] != uid:
+            break
+        floor = uid
+    return floor
 
 
 @command("SELECT", "EXAMINE", states=AUTHED)
 async def select(s: Session, cmd: Cmd) -> None:
     args = list(cmd.args)
-    qresync: tuple[int, int, wire.Value | None] | None = None
+    qresync: _Resync | None = None
     if len(args) == 2 and isinstance(params := args[1], list):
         args = args[:1]
         i = 0
@@ -850,13 +900,16 @@ async def select(s: Session, cmd: Cmd) -> None:
     if "CONDSTORE" in s.enabled and NO_HIGHESTMODSEQ not in s.b:
         highest = box.highestmodseq - (1 if HIGHESTMODSEQ_STALE in s.b else 0)
         s.untagged(f"OK [HIGHESTMODSEQ {highest}] highest mod-sequence")
-    if qresync is not None:
-        uv, since, known = qresync
-        if uv == box.uidvalidity or UIDVALIDITY_MISMATCH_IGNORED in s.b:
-            vanished = _vanished_earlier(s, known or wire.Atom("1:*"), since)
+    if qresync is not None and not (qresync.known and QRESYNC_KNOWN_UIDS_DROPPED in s.b):
+        since = qresync.since
+        known = None if QRESYNC_KNOWN_UIDS_IGNORED in s.b else qresync.known
+        match = None if QRESYNC_SEQ_MATCH_IGNORED in s.b else qresync.seq_match
+        if qresync.uidvalidity == box.uidvalidity or UIDVALIDITY_MISMATCH_IGNORED in s.b:
+            above = _seq_match_floor(s, match) if match else 0
+            vanished = _vanished_earlier(s, known or wire.Atom("1:*"), since, above)
             if vanished and QRESYNC_NO_VANISHED_EARLIER not in s.b:
                 s.untagged(vanished)
-            wanted = {m.uid for _, m in s.messages(known, uid=True)} if known and v.uids else set(v.uids)
+            wanted = set(_uid_set(s, known)) if known else set(v.uids)
             for n, m in s.messages(wire.Atom("1:*"), uid=False) if v.uids else []:
                 if m.modseq > since and m.uid in wanted:
                     s.untagged(f"{n} FETCH (UID {m.uid} FLAGS ({s.flag_list(m)}) MODSEQ ({m.modseq}))")
