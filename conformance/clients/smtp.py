@@ -17,6 +17,9 @@ from ..verdict import Violation, unsupported
 from ..wire import smtp as wire
 from .base import Sessions
 
+# RCPT success replies: 251 "user not local; will forward" accepts the recipient too (RFC 5321 3.4).
+RCPT_ACCEPTED = (250, 251)
+
 
 class SMTPClient:
     def __init__(
@@ -136,7 +139,7 @@ class SMTPClient:
         for r in recipients:
             reply = self.rcpt(r)
             replies.append(reply)
-            accepted += reply.code == 250
+            accepted += reply.code in RCPT_ACCEPTED
         if not accepted:
             return replies
         return replies + self.data(message, recipients=accepted)
@@ -253,7 +256,7 @@ class SMTPSessions(Sessions[SMTPClient]):
         """``in_transaction`` plus one accepted RCPT of the target's deliverable recipient."""
         client = self.in_transaction(sender)
         reply = client.rcpt(self.ctx.recipient)
-        if reply.code not in (250, 251):
+        if reply.code not in RCPT_ACCEPTED:
             unsupported(f"the recipient {self.ctx.recipient} was refused: {reply}")
         return client
 
@@ -264,4 +267,4 @@ class SMTPSessions(Sessions[SMTPClient]):
         return client.extensions[extension.upper()]
 
 
-__all__ = ["ConnectionClosed", "NetTimeout", "SMTPClient", "SMTPSessions"]
+__all__ = ["RCPT_ACCEPTED", "ConnectionClosed", "NetTimeout", "SMTPClient", "SMTPSessions"]

@@ -37,7 +37,7 @@ GREET_MIXED_CODES = _b("greet-mixed-codes", "multiline greeting mixes 220 and 25
 GREET_LONG_LINE = _b("greet-long-line", "sends a 600-octet reply line")
 EHLO_MIXED_CODES = _b("ehlo-mixed-codes", "EHLO reply lines use different codes")
 EHLO_NO_HOSTNAME = _b("ehlo-no-hostname", "the first EHLO line does not name the server")
-EHLO_ACCEPTS_EMPTY = _b("ehlo-accepts-empty", "accepts EHLO without a domain")
+EHLO_EMPTY_554 = _b("ehlo-empty-554", "refuses EHLO without a domain with 554, a code 4.1.4 does not allow")
 EHLO_NO_RESET = _b("ehlo-no-reset", "a second EHLO does not reset the mail transaction")
 HELO_UNSUPPORTED = _b("helo-unsupported", "answers HELO with 502")
 HELO_ADVERTISES = _b("helo-advertises", "answers HELO with a multiline EHLO-style reply")
@@ -97,6 +97,7 @@ AUTH_NO_CANCEL = _b("auth-no-cancel", "treats '*' as a credential instead of can
 AUTH_ACCEPTS_ANY = _b("auth-accepts-any", "accepts any password")
 AUTH_WRONG_SUCCESS = _b("auth-wrong-success", "answers a good AUTH with 250 instead of 235")
 AUTH_BAD_B64_OK = _b("auth-bad-base64", "answers undecodable base64 with 535 instead of 501")
+AUTH_BAD_B64_554 = _b("auth-bad-base64-554", "answers undecodable base64 with 501 5.5.4 instead of 501 5.5.2")
 AUTH_UNKNOWN_MECH = _b("auth-unknown-mech", "answers an unknown mechanism with 535 instead of 504")
 AUTH_IN_TRANSACTION = _b("auth-in-transaction", "accepts AUTH during a mail transaction")
 AUTH_PLAIN_NO_TLS = _b("auth-plain-cleartext", "submission: offers and accepts PLAIN without TLS")
@@ -138,6 +139,10 @@ VRFY_250_BARE = _b("vrfy-250-bare", "answers VRFY of a known user with a bare 25
 VRFY_ALWAYS_550 = _b("vrfy-always-550", "answers every VRFY with 550")
 HELP_502 = _b("help-502", "answers HELP with 502 (not implemented)")
 REPLY_CODE_RANGE = _b("reply-code-range", "answers RSET with the out-of-range code 650")
+REPLY_CODE_4_DIGITS = _b("reply-code-4-digits", "answers NOOP with the four-digit code 2500")
+RECEIVED_LIMIT_30 = _b("received-limit-30", "refuses messages with more than 30 Received lines as looping")
+NO_LOOP_DETECTION = _b("no-loop-detection", "delivers a message whatever its number of Received lines")
+RSET_200 = _b("rset-200", "answers RSET with 200, a valid code but not the 250 RSET requires")
 DOUBLE_REPLY = _b("double-reply", "answers NOOP with two replies")
 UNKNOWN_VERB_SILENT = _b("unknown-verb-silent", "sends no reply to an unknown command")
 # -- more behaviours (extensions, limits, data) --
@@ -601,10 +606,13 @@ class SMTPSession:
         await self._hello("LHLO", arg)
 
     async def _hello(self, verb: str, arg: str) -> None:
-        if not arg.strip() and EHLO_ACCEPTS_EMPTY not in self.b:
+        if not arg.strip():
             if EHLO_ERROR_RESETS in self.b:
                 self.reset()
-            self.syntax_error(f"{verb} requires a domain or address literal")
+            if EHLO_EMPTY_554 in self.b:
+                self.reply(554, f"{verb} requires a domain or address literal", "5.5.4")
+            else:
+                self.syntax_error(f"{verb} requires a domain or address literal")
             return
         if EHLO_NO_RESET not in self.b:
             self.reset()
@@ -1013,6 +1021,19 @@ class SMTPSession:
         }
         return tuple(wire.SMUGGLING_ENDINGS[v] for k, v in pairs.items() if k in self.b)
 
+    def _looping(self, message: bytes) -> bool:
+        """RFC 5321 6.3: refuse (and say so) a message with more Received lines than the threshold."""
+        limit = None if NO_LOOP_DETECTION in self.b else 30 if RECEIVED_LIMIT_30 in self.b else 100
+        head = message.partition(b"\r\n\r\n")[0]
+        hops = sum(ln[:9].lower() == b"received:" for ln in head.split(b"\r\n"))
+        if limit is None or hops <= limit:
+            return False
+        # LMTP answers once per recipient (RFC 2033 4.2); 5.4.6 is "routing loop detected" (RFC 3463).
+        for _ in range(len(self.rcpts) if self.cfg.mode == "lmtp" else 1):
+            self.reply(554, f"Too many hops: {hops} Received lines", "5.4.6")
+        self.reset()
+        return True
+
     def _deliver(self, message: bytes) -> None:
         final = [
             c
@@ -1023,6 +1044,8 @@ class SMTPSession:
             status = {4: "4.3.0", 5: "5.6.0"}.get(final[0] // 100)
             self.reply(final[0], "Message refused", status)
             self.reset()
+            return
+        if self._looping(message):
             return
         if HEADER_UNFOLDS in self.b:
             head, sep, body = message.partition(b"\r\n\r\n")
@@ -1102,7 +1125,8 @@ class SMTPSession:
         if RSET_NOOP not in self.b and not (BDAT_RSET_KEEPS in self.b and self.bdat is not None):
             self.reset()
             self.bdat_last_done = False
-        self.reply(650 if REPLY_CODE_RANGE in self.b else 250, "OK", "2.0.0")
+        code = 650 if REPLY_CODE_RANGE in self.b else 200 if RSET_200 in self.b else 250
+        self.reply(code, "OK", "2.0.0")
         if RSET_CLOSES in self.b:
             raise _Close
 
@@ -1114,6 +1138,9 @@ class SMTPSession:
         else:
             if NOOP_RESETS in self.b:
                 self.reset()
+            if REPLY_CODE_4_DIGITS in self.b:
+                self.out.append(b"2500 OK\r\n")
+                return
             self.reply(250, "OK", "2.0.0")
             if DOUBLE_REPLY in self.b:
                 self.reply(250, "OK", "2.0.0")
@@ -1199,6 +1226,7 @@ class SMTPSession:
         # RFC 3207 4.2: discard all knowledge obtained from the client.
         if STARTTLS_KEEPS_STATE not in self.b:
             self.greeted = None
+            self.helo_name = ""  # "the argument to the EHLO command" is part of that knowledge
             self.user = None
             self.reset()
 
@@ -1217,6 +1245,9 @@ class SMTPSession:
             return
         mech, _, initial = arg.partition(" ")
         mech = mech.upper()
+        if not mech:
+            self.syntax_error("AUTH needs a mechanism")  # a syntax error, not an unknown mechanism (504)
+            return
         offered = next((e.split()[1:] for e in self.extensions() if e.startswith("AUTH ")), [])
         if (CAPS_CHANGE_AFTER_TLS in self.b or AUTH_LOGIN_ONLY in self.b) and mech not in offered:
             self.reply(504, "Unrecognized authentication type", "5.5.4")
@@ -1281,7 +1312,7 @@ class SMTPSession:
                 self.reply(535, "Authentication failed", "5.7.8")
             else:
                 # RFC 4954 4: "reject the AUTH command with a 501 reply (and an enhanced status code of 5.5.2)"
-                self.reply(501, "Cannot decode base64 response", "5.5.2")
+                self.reply(501, "Cannot decode base64 response", "5.5.4" if AUTH_BAD_B64_554 in self.b else "5.5.2")
             return None
 
     async def _challenge(self, challenge: str) -> str | None:

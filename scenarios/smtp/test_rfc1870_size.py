@@ -46,7 +46,7 @@ def test_declared_size_over_limit_552(smtp: SMTPSessions, case_context: CaseCont
     )
 
 
-@case("smtp.rfc1870.7.declared-size-552", defect=srv.SIZE_OFF_BY_ONE)
+@case("smtp.rfc1870.3.limit-accepted", defect=srv.SIZE_OFF_BY_ONE)
 def test_declared_size_at_limit_not_refused(smtp: SMTPSessions, case_context: CaseContext) -> None:
     client = smtp.ready()
     limit = _limit(smtp, client)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from conformance.clients.smtp import ConnectionClosed, SMTPSessions
+from conformance.clients.smtp import RCPT_ACCEPTED, ConnectionClosed, SMTPSessions
 from conformance.context import CaseContext, make_message
 from conformance.delivery import delivered_contains, fetch, has_probe, start_transaction
 from conformance.scenario import case
@@ -113,7 +113,7 @@ def test_overlong_command_line_refused(smtp: SMTPSessions) -> None:
         return  # refused by closing; test_overlong_command_line_keeps_session judges that
     check(
         reply.code >= 500,
-        "the server imposes no limit on command lines: a 1000-octet line was accepted",
+        "observed: a 1000-octet command line was accepted (no limit imposed, which the MAY allows)",
         expected="500 Line too long",
         observed=str(reply),
     )
@@ -181,7 +181,7 @@ def test_100_recipients_accepted(smtp: SMTPSessions, case_context: CaseContext) 
         unsupported(f"MAIL refused: {mail}")
     for n in range(2, 101):
         reply = client.rcpt(case_context.recipient)
-        if reply.code != 250:
+        if reply.code not in RCPT_ACCEPTED:
             check(False, f"recipient number {n} was refused", expected="100 recipients accepted", observed=str(reply))
     client.rset()
 
@@ -194,7 +194,7 @@ def test_recipient_limit_answered_452(smtp: SMTPSessions, case_context: CaseCont
         unsupported(f"MAIL refused: {mail}")
     for n in range(2, 301):
         reply = client.rcpt(case_context.recipient)
-        if reply.code != 250:
+        if reply.code not in RCPT_ACCEPTED:
             check(
                 reply.code == 452,
                 f"recipient number {n}, over the server's limit, was not refused with 452",

@@ -1,5 +1,7 @@
 """RFC 5321 2.3.5, 2.4, 3.3, 3.6, 4.1.1.3, 4.1.1.11, 4.3.2, 4.5.1: the RCPT command."""
 
+import pytest
+
 from conformance.clients.smtp import SMTPSessions
 from conformance.context import CaseContext
 from conformance.scenario import case
@@ -128,9 +130,10 @@ def test_recipient_domain_mixed_case(smtp: SMTPSessions, case_context: CaseConte
 def test_relay_to_foreign_domain_declined(smtp: SMTPSessions, case_context: CaseContext) -> None:
     client = smtp.in_transaction()
     reply = client.rcpt(FOREIGN)
+    # MAY, so INFO: relaying for loopback clients (mynetworks) is a configuration, not a violation.
     check(
         reply.code // 100 != 2,
-        "the server accepts relaying to a foreign domain from an unauthenticated client",
+        "observed: the server relays to a foreign domain for this (unauthenticated) client",
         expected="refused",
         observed=str(reply),
     )
@@ -145,10 +148,20 @@ def test_relay_refusal_is_550(smtp: SMTPSessions, case_context: CaseContext) -> 
     check(reply.code == 550, "relaying was declined with another code than 550", expected="550", observed=str(reply))
 
 
-@case("smtp.rfc5321.4.1.1.3.source-route-recognized", defect=srv.RCPT_ROUTE_REJECTED, protocols=SMTP_ONLY)
-def test_source_route_is_not_a_syntax_error(smtp: SMTPSessions, case_context: CaseContext) -> None:
+# One hop, and the list of hops 3.3 says servers must be prepared for.
+ROUTES = {"one-hop": "@relay.example.net:", "two-hops": "@relay.example.net,@hop2.example.org:"}
+
+
+@pytest.mark.parametrize("route", list(ROUTES.values()), ids=list(ROUTES))
+@case(
+    "smtp.rfc5321.4.1.1.3.source-route-recognized",
+    "smtp.rfc5321.3.3.source-route-list",
+    defect=srv.RCPT_ROUTE_REJECTED,
+    protocols=SMTP_ONLY,
+)
+def test_source_route_is_not_a_syntax_error(smtp: SMTPSessions, case_context: CaseContext, route: str) -> None:
     client = smtp.in_transaction()
-    reply = client.rcpt(f"@relay.example.net:{case_context.recipient}")
+    reply = client.rcpt(f"{route}{case_context.recipient}")
     # The route may be refused as relaying (3.6.1), but not as bad syntax.
     check(
         reply.code not in (500, 501),

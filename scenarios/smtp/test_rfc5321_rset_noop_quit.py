@@ -9,7 +9,7 @@ from conformance.verdict import check, unsupported
 SMTP_ONLY = ("smtp",)
 
 
-@case("smtp.rfc5321.4.1.1.5.rset-250", defect=srv.REPLY_CODE_RANGE, protocols=SMTP_ONLY)
+@case("smtp.rfc5321.4.1.1.5.rset-250", defect=srv.RSET_200, protocols=SMTP_ONLY)
 def test_rset_in_transaction_250(smtp: SMTPSessions, case_context: CaseContext) -> None:
     client = smtp.with_recipient()
     reply = client.rset()

@@ -113,6 +113,8 @@ def _judge_lone_in_data(smtp: SMTPSessions, ctx: CaseContext, lone: bytes) -> No
 
 @case("smtp.rfc5321.4.1.1.4.no-bare-lf-lines", CRLF_ONLY, defect=srv.BARE_LF_DATA_LINES)
 def test_bare_lf_in_data_is_not_a_line_end(smtp: SMTPSessions, case_context: CaseContext) -> None:
+    """Judged by one symptom, a dot after the bare LF unstuffed: a server that turns the bare LF
+    into CRLF on delivery but leaves the dot alone passes, which is acceptable (nothing is lost)."""
     _judge_lone_in_data(smtp, case_context, b"\n")
 
 
