@@ -249,8 +249,16 @@ class IMAPClient:
         except NetTimeout:
             return None
 
-    def closed_by_peer(self, timeout: float = 2.0) -> bool:
-        return self.conn.closed or self.conn.wait_closed(timeout)
+    @property
+    def quiet(self) -> float:
+        """How long to listen for a response that must not come: a share of the read timeout (1 s at
+        the default 10 s). What must come is waited for the whole ``timeout``, so that a busy host
+        does not turn a late answer into a FAIL (review D2)."""
+        return self.timeout / 10
+
+    def closed_by_peer(self, timeout: float | None = None) -> bool:
+        """The server closed the connection, or does within ``timeout`` (default: the read timeout)."""
+        return self.conn.closed or self.conn.wait_closed(self.timeout if timeout is None else timeout)
 
     # --- commands scenarios use all the time ---------------------------------
 

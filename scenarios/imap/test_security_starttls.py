@@ -42,7 +42,7 @@ def _injected(imap: IMAPSessions, extra: str) -> IMAPClient | None:
     if not res.ok:
         unsupported(f"STARTTLS was refused: {res}")
     try:
-        early = client.try_read_response(1.0)
+        early = client.try_read_response(client.quiet)
     except ConnectionClosed:
         return None
     check(
@@ -66,7 +66,7 @@ def _stray(client: IMAPClient | None) -> str | None:
     if client is None:
         return None
     try:
-        r = client.try_read_response(1.5)
+        r = client.try_read_response(client.quiet)
     except ConnectionClosed:
         return None
     return r.raw[:100].decode("utf-8", "replace") if r is not None else None
@@ -78,7 +78,7 @@ def test_tls_begins_after_ok(imap: IMAPSessions) -> None:
     res = client.command("STARTTLS")
     if not res.ok:
         unsupported(f"STARTTLS was refused: {res}")
-    early = client.try_read_response(0.5)
+    early = client.try_read_response(client.quiet)
     check(
         early is None,
         "the server sent more in clear after the tagged OK to STARTTLS",

@@ -27,7 +27,7 @@ def _pipelined(client: IMAPClient, lines: list[str]) -> tuple[list[str], list[wi
     client.send("".join(f"{t} {ln}\r\n" for t, ln in zip(tags, lines, strict=True)).encode())
     done: list[wire.Tagged] = []
     while len(done) < len(tags):
-        r = client.try_read_response(5.0)
+        r = client.try_read_response(client.timeout)
         if r is None:
             break
         if isinstance(r, wire.Tagged):
@@ -115,7 +115,7 @@ def test_tag_echoed_on_bad(imap: IMAPSessions) -> None:
 def test_one_completion_per_command(imap: IMAPSessions) -> None:
     client = imap.login()
     res = client.noop()
-    extra = client.try_read_response(0.5)
+    extra = client.try_read_response(client.quiet)
     check(
         not isinstance(extra, wire.Tagged),
         "a second tagged response came for a command already completed",
