@@ -112,11 +112,16 @@ def _jmapc(a: argparse.Namespace) -> int:
         state = got.state
         box = inbox()
         ids: list[str] = []
+        query_state = None
         for _ in range(10_000):  # pages; a server that never ends its results is a failure, not a hang
             res: Any = client.request(
                 EmailQuery(filter=EmailQueryFilterCondition(in_mailbox=box), position=len(ids), limit=50),
                 raise_errors=True,
             )
+            if query_state is not None and res.query_state != query_state:
+                ids, query_state = [], None  # the results moved between pages: list them again
+                continue
+            query_state = res.query_state
             page = list(res.ids)
             ids += page
             if not page:

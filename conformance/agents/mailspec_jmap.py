@@ -48,6 +48,7 @@ NO_MAIL_USING = _j("no-mail-using", "declares only urn:ietf:params:jmap:core in 
 TEXT_CONTENT_TYPE = _j("text-content-type", "sends API requests as text/plain")
 IGNORES_MAX_GET = _j("ignores-max-get", "asks for every Email in one /get, whatever maxObjectsInGet says")
 ONE_PAGE = _j("one-page", "reads one Email/query page and takes it for the whole result")
+IGNORES_QUERY_STATE = _j("ignores-query-state", "goes on paging by position when the queryState changes between pages")
 ONE_CHANGES_CALL = _j(
     "one-changes-call", "ignores hasMoreChanges: one Email/changes call, then takes the current state as reached"
 )
@@ -189,16 +190,24 @@ class Session:
         return str(res["ids"][0])
 
     def email_ids(self, inbox: str) -> list[str]:
-        ids: list[str] = []
-        while True:
-            (res,) = self.api(
-                ("Email/query", {"filter": {"inMailbox": inbox}, "sort": [{"property": "receivedAt"}],
-                                 "position": len(ids), "limit": PAGE}),
-            )  # fmt: skip
-            page = [str(i) for i in res.get("ids", [])]
-            ids += page
-            if not page or _on(ONE_PAGE) or len(ids) > 100_000:
-                return ids
+        """The ids of the inbox, page by page; the listing starts over when the queryState changes
+        between pages (RFC 8620 5.5: the results moved under the client)."""
+        for _attempt in range(5):
+            ids: list[str] = []
+            state = None
+            while True:
+                (res,) = self.api(
+                    ("Email/query", {"filter": {"inMailbox": inbox}, "sort": [{"property": "receivedAt"}],
+                                     "position": len(ids), "limit": PAGE}),
+                )  # fmt: skip
+                if state is not None and res.get("queryState") != state and not _on(IGNORES_QUERY_STATE):
+                    break
+                state = res.get("queryState")
+                page = [str(i) for i in res.get("ids", [])]
+                ids += page
+                if not page or _on(ONE_PAGE) or len(ids) > 100_000:
+                    return ids
+        raise Failure(EX_TEMPFAIL, "Email/query: the results kept changing")
 
     def email_state(self) -> str:
         (res,) = self.api(("Email/get", {"ids": [], "properties": ["id"]}))

@@ -16,6 +16,20 @@ def test_pages_through_clamped_query_results(client: ClientCase) -> None:
     fetch_all(client, jmap_server(client, habit.QUERY_CLAMP, messages=msgs).srv, msgs)
 
 
+@case("jmap.rfc8620.5.5.client-query-state-changed", defect=agent.IGNORES_QUERY_STATE)
+def test_results_that_move_between_pages(client: ClientCase) -> None:
+    """Pages of 2; right after the first page another client destroys its first message, so the
+    queryState changes and every later message moves up one place: paging on by position skips one."""
+    msgs = [jmap_message(i) for i in range(1, 6)]
+    served = jmap_server(client, habit.QUERY_CLAMP, habit.QUERY_SHIFT, messages=msgs)
+    run = client.run("jmap.fetch-all", served.srv)
+    if not served.events:
+        unsupported(f"the client made no Email/query ({run.summary()})")
+    left = [m.data for m in served.srv.store.messages(USER)]
+    check(run.ok, "the client did not complete the fetch", observed=run.summary())
+    check_exact(run, left)
+
+
 def _sync_twice(client: ClientCase, served: Served, first: list[bytes], new: list[bytes]) -> RunResult:
     """Sync, deliver ``new``, sync again with the client's own state; the second run must bring
     ``new`` and must have used Email/changes (a full refetch says nothing about these rules)."""

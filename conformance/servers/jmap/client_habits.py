@@ -49,6 +49,7 @@ CHANGES_CLAMP = _h("changes-clamp", "returns one change per Email/changes call (
 CANNOT_CALCULATE = _h("cannot-calculate", "answers every Email/changes with cannotCalculateChanges")
 VANISHING = _h("vanishing", "destroys a queried message just before the client's first Email/get of it (notFound)")
 NEW_MAIL_DURING_GET = _h("new-mail-during-get", "delivers a new message while answering the client's first Email/get")
+QUERY_SHIFT = _h("query-shift", "after the first Email/query page, another client destroys the page's first message")
 UNKNOWN_ERROR = _h("unknown-error", "answers the first Email/query with a method error type no client knows")
 GZIP_DOWNLOADS = _h("gzip-downloads", "compresses downloads (Content-Encoding: gzip) for clients that accept gzip")
 SESSION_CHANGE = _h("session-change", "changes the Session (a new capability, a new state) after the first API request")
@@ -134,7 +135,7 @@ class HabitServer(JMAPServer):
                 store.deliver(acct, m, "archive@mailspec.test")
             self.shared_auth = "Basic " + base64.b64encode(f"{SHARED_USER}:{password}".encode()).decode()
         self.shared_id = account_id_for(SHARED_USER, self.cfg)
-        if VANISHING in self.habits or NEW_MAIL_DURING_GET in self.habits:
+        if VANISHING in self.habits or NEW_MAIL_DURING_GET in self.habits or QUERY_SHIFT in self.habits:
             self._wrap("Email/query", self._on_query)
             self._wrap("Email/get", self._on_get)
 
@@ -313,7 +314,17 @@ class HabitServer(JMAPServer):
         out = inner(call)
         if out and out[0][1].get("ids") and not self.queried:
             self.queried = list(out[0][1]["ids"])
+            if QUERY_SHIFT in self.habits:
+                # The results move up by one under the client: its next page by position skips one.
+                self._destroy(call, self.queried[0])
+                self.events.append(f"shifted {self.queried[0]}")
         return out
+
+    def _destroy(self, call: Call, email_id: str) -> None:
+        """Destroy ``email_id`` through the core, as another client of the account would."""
+        destroy = ["Email/set", {"accountId": call.account_id, "destroy": [email_id]}, "other-client"]
+        request = {"using": [USING_CORE, MAIL], "methodCalls": [destroy]}
+        self.core.api(call.user, "application/json", json.dumps(request).encode())
 
     def _on_get(self, call: Call, inner: Handler) -> list[tuple[str, dict[str, Any]]]:
         """Before the first Email/get of queried messages, another client destroys one of them
@@ -323,9 +334,7 @@ class HabitServer(JMAPServer):
         wanted = [i for i in ids if i in self.queried] if isinstance(ids, list) else []
         if wanted and not self.events:
             if VANISHING in self.habits:
-                destroy = ["Email/set", {"accountId": call.account_id, "destroy": [wanted[0]]}, "vanish"]
-                self.core.api(call.user, "application/json",
-                              json.dumps({"using": [USING_CORE, MAIL], "methodCalls": [destroy]}).encode())  # fmt: skip
+                self._destroy(call, wanted[0])
                 self.events.append(f"vanished {wanted[0]}")
             if NEW_MAIL_DURING_GET in self.habits:
                 acct = self.store.account(call.user)
