@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from conformance import requirements
 from tests.conftest import ROOT
 
@@ -167,3 +169,19 @@ def test_markers_select_by_protocol_rfc_and_level() -> None:
     should = collected("smtp and should")
     must = collected("smtp and must")
     assert should and must and not set(should) & set(must)
+
+
+def test_known_failures_include_other_files(tmp_path: Path) -> None:
+    """A stack's file lists its components' files: ``include`` (relative path) merges them; a loop is an error."""
+    from conformance.report.results import read_known_failures
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "known-failures.txt").write_text("smtp.rfc5321.2.3.8.crlf-only  bare LF\n")
+    (tmp_path / "stack.txt").write_text("# both\ninclude a/known-failures.txt\nimap.rfc9051.7.3.1.x  other\n")
+    assert read_known_failures(tmp_path / "stack.txt") == {
+        "smtp.rfc5321.2.3.8.crlf-only": "bare LF",
+        "imap.rfc9051.7.3.1.x": "other",
+    }
+    (tmp_path / "loop.txt").write_text("include loop.txt\n")
+    with pytest.raises(ValueError, match="nested too deep"):
+        read_known_failures(tmp_path / "loop.txt")

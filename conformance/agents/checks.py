@@ -6,7 +6,7 @@ import re
 
 from ..context import make_message
 from ..verdict import check, unsupported
-from .harness import RECIPIENT, SENDER, ClientCase, RefServer, RunResult
+from .harness import RECIPIENT, SENDER, ClientCase, RefServer, RunResult, lf
 from .wirelog import Unit, WireLog, line_units, smtp_units
 
 __all__ = [
@@ -60,10 +60,6 @@ def stored_with(srv: RefServer, token: str, user: str = "bob") -> list[bytes]:
     return [m for m in srv.stored(user) if token.encode() in m]
 
 
-def _norm(data: bytes) -> bytes:
-    return data.replace(b"\r\n", b"\n")
-
-
 def check_delivered(
     srv: RefServer, run: RunResult, data: bytes, token: str, *, user: str = "bob", what: str = "the message"
 ) -> None:
@@ -94,7 +90,7 @@ def retrieved(
     check(len(got) >= len(wanted), "the client did not retrieve every message", expected=f"{len(wanted)} messages",
           observed=f"{len(got)} in its Maildir; {run.summary()}")  # fmt: skip
     for m in wanted:
-        same = [g for g in got if _norm(g).endswith(_norm(m))]
+        same = [g for g in got if lf(g).endswith(lf(m))]
         check(
             same,
             "a retrieved message differs from the message on the server",

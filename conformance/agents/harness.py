@@ -178,9 +178,10 @@ class RunResult:
     def ok(self) -> bool:
         return self.returncode == 0
 
-    def produced(self) -> list[bytes]:
-        """The messages the client wrote into its Maildir (new/ and cur/), oldest first."""
-        files = [f for sub in ("new", "cur") if (self.maildir / sub).is_dir() for f in (self.maildir / sub).iterdir()]
+    def produced(self, maildir: Path | None = None) -> list[bytes]:
+        """The messages the client wrote into its Maildir (or ``maildir``: new/ and cur/), oldest first."""
+        box = maildir or self.maildir
+        files = [f for sub in ("new", "cur") if (box / sub).is_dir() for f in (box / sub).iterdir()]
         return [f.read_bytes() for f in sorted(files, key=lambda f: (f.stat().st_mtime_ns, f.name))]
 
     def summary(self) -> str:
@@ -358,6 +359,11 @@ class ClientCase:
         return "\n".join(f"$ {shlex.join(r.argv)}\n{r.summary()}" for r in self.runs)
 
 
+def lf(data: bytes) -> bytes:
+    """``data`` with CRLF line ends as LF: how clients that store mail as local text compare."""
+    return data.replace(b"\r\n", b"\n")
+
+
 def _kill(proc: subprocess.Popen[bytes]) -> None:
     try:
         os.killpg(proc.pid, signal.SIGKILL)
@@ -369,7 +375,7 @@ def _text(b: bytes | None) -> str:
     return (b or b"").decode("utf-8", "replace")
 
 
-__all__ = ["SERVERS", "ClientCase", "ClientTimeout", "RefServer", "RunResult", "client_tls", "server_factory"]
+__all__ = ["SERVERS", "ClientCase", "ClientTimeout", "RefServer", "RunResult", "client_tls", "lf", "server_factory"]
 
 # IMAP and JMAP: their reference servers and the clients' operations register themselves.
 from . import imap_jmap as _imap_jmap  # noqa: E402,F401

@@ -24,8 +24,9 @@ from typing import Any
 
 from ..servers.imap import client_habits
 from ..verdict import check, unsupported
+from . import runner
 from .catalog import CATALOG, PY, Operation, _fetchmail, _getmail
-from .harness import USER, ClientCase, RefServer, RunResult, ServerSpec, server_factory
+from .harness import USER, ClientCase, RefServer, RunResult, ServerSpec, lf, server_factory
 from .pylib import parser, tls_context, write_maildir
 from .runner import EX_UNAVAILABLE
 from .wirelog import Unit, WireLog, line_units
@@ -206,18 +207,9 @@ RUNNERS = {"imaplib": _imaplib, "imapclient": _imapclient}
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) < 2 or argv[0] not in RUNNERS:
-        print(f"usage: python -m conformance.agents.imap_jmap {'|'.join(RUNNERS)} OPERATION [options]", file=sys.stderr)
-        return 64
     p = parser()
     p.add_argument("--mailbox", default="INBOX")
-    a = p.parse_args(argv[2:])
-    a.lib, a.operation = argv[0], argv[1]
-    try:
-        return RUNNERS[a.lib](a)
-    except Exception as e:
-        print(f"{type(e).__name__}: {e}", file=sys.stderr)
-        return 1
+    return runner.dispatch("imap_jmap", RUNNERS, argv, p)
 
 
 # --- what IMAP client cases share ------------------------------------------------------------------
@@ -254,18 +246,14 @@ def all_commands(srv: RefServer, *, tls: bool | None = None) -> list[Command]:
     return [c for log in srv.connections for c in commands(log) if tls is None or c.tls == tls]
 
 
-def imap_message(n: int = 1, body: bytes = b"", subject: str = "") -> bytes:
-    """A small CRLF message with a unique subject."""
-    text = body or f"Message number {n} for the IMAP client cases.\r\n".encode()
-    subj = subject or f"mailspec imap client test {n}"
+def imap_message(n: int = 1, body: bytes = b"", subject: str = "", label: str = "imap") -> bytes:
+    """A small CRLF message with a unique subject (``label``: the protocol of the cases using it)."""
+    text = body or f"Message number {n} for the {label.upper()} client cases.\r\n".encode()
+    subj = subject or f"mailspec {label} client test {n}"
     return (
         f"From: sender@mailspec.test\r\nTo: alice@mailspec.test\r\nSubject: {subj}\r\n"
-        f"Message-ID: <imap-client-{n}@mailspec.test>\r\nDate: Mon, 2 Mar 2026 10:00:00 +0000\r\n\r\n"
+        f"Message-ID: <{label}-client-{n}@mailspec.test>\r\nDate: Mon, 2 Mar 2026 10:00:00 +0000\r\n\r\n"
     ).encode() + text
-
-
-def _norm(data: bytes) -> bytes:
-    return data.replace(b"\r\n", b"\n")
 
 
 # Header fields a client may add when it stores a message (trace and local bookkeeping).
@@ -300,31 +288,38 @@ def fetch(client: ClientCase, srv: RefServer, **opts: Any) -> RunResult:
     unsupported(f"{client.agent.name} cannot retrieve IMAP mail")
 
 
-def produced(maildir: Path) -> list[bytes]:
-    """The messages in a Maildir (new/ and cur/), oldest first."""
-    files = [f for sub in ("new", "cur") if (maildir / sub).is_dir() for f in (maildir / sub).iterdir()]
-    return [f.read_bytes() for f in sorted(files, key=lambda f: (f.stat().st_mtime_ns, f.name))]
-
-
 def check_fetched(
-    run: RunResult, expected: list[bytes], *, what: str = "the messages", maildir: Path | None = None
+    run: RunResult,
+    expected: list[bytes],
+    *,
+    what: str = "the messages",
+    maildir: Path | None = None,
+    exact: bool = False,
 ) -> None:
     """Every message in ``expected`` is in the client's Maildir, octet for octet (line ends as the
-    client stores them: CRLF or LF; trace fields a client adds in front are allowed)."""
-    got = [_norm(p) for p in produced(maildir or run.maildir)]
-    missing = []
-    for i, data in enumerate(expected, 1):
-        want = _norm(data)
-        if not any(_stored_as(p, want) for p in got):
-            missing.append(i)
+    client stores them: CRLF or LF; trace fields a client adds in front are allowed). With ``exact``,
+    as sent and nothing else: a JMAP client stores the message's blob, its raw octets (RFC 8621 4.1.1)."""
+    got = run.produced(maildir)
+
+    def same(p: bytes, want: bytes) -> bool:
+        return p == want if exact else _stored_as(lf(p), lf(want))
+
+    missing = [w for w in expected if not any(same(p, w) for p in got)]
     if not missing:
         return
-    near = [p for p in got if _norm(expected[missing[0] - 1])[:60] in p]
+    want = missing[0]
+    near = [p for p in got if p[:120] == want[:120] or lf(want)[:60] in lf(p)]
     check(
         False,
-        f"{what}: {len(missing)} of {len(expected)} not retrieved intact",
-        expected=repr(expected[missing[0] - 1][-200:]),
-        observed=(repr(near[0][-200:]) if near else f"{len(got)} message(s) retrieved; {run.summary()}"),
+        f"{what}: {len(missing)} of {len(expected)} not retrieved " + ("octet for octet" if exact else "intact"),
+        expected=f"{len(want)} octets: {want[-200:]!r}",
+        observed=(
+            f"{len(near[0])} octets: {near[0][-200:]!r}"
+            if near
+            else f"{len(got)} message(s) retrieved"
+            + (f", the first {len(got[0])} octets starting {got[0][:24]!r}" if got else "")
+            + f"; {run.summary()}"
+        ),
     )
 
 

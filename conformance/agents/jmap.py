@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
 import os
 import sys
@@ -29,9 +30,9 @@ from ..servers.jmap.client_habits import Seen
 from ..verdict import check
 from .catalog import CATALOG, PY, Operation
 from .harness import ClientCase, RefServer, RunResult, ServerSpec, server_factory
-from .imap_jmap import _add_ops, produced
+from .imap_jmap import _add_ops, check_fetched, imap_message
 from .pylib import write_maildir
-from .runner import EX_ERROR, EX_TEMPFAIL, EX_UNAVAILABLE
+from .runner import EX_TEMPFAIL, EX_UNAVAILABLE, dispatch
 from .runner import parser as runner_parser
 
 
@@ -162,34 +163,15 @@ RUNNERS = {"jmapc": _jmapc}
 
 
 def main(argv: list[str]) -> int:
-    if argv[:2] == ["jmapc", "--version"]:
-        from importlib.metadata import version
-
-        print(f"jmapc {version('jmapc')}")
-        return 0
-    if len(argv) < 2 or argv[0] not in RUNNERS or argv[1] not in ("fetch-all", "sync"):
-        print("usage: python -m conformance.agents.jmap jmapc fetch-all|sync [options]", file=sys.stderr)
-        return 64
     p = runner_parser("jmap")
     p.add_argument("--state", default="")
-    a = p.parse_args(argv[2:])
-    a.operation = argv[1]
-    try:
-        return RUNNERS[argv[0]](a)
-    except Exception as e:
-        print(f"{type(e).__name__}: {e}", file=sys.stderr)
-        return EX_ERROR
+    return dispatch("jmap", RUNNERS, argv, p)
 
 
 # --- what JMAP client cases share ---------------------------------------------------------------
 
 
-def jmap_message(n: int = 1, body: bytes = b"") -> bytes:
-    text = body or f"Message number {n} for the JMAP client cases.\r\n".encode()
-    return (
-        f"From: sender@mailspec.test\r\nTo: alice@mailspec.test\r\nSubject: mailspec jmap client test {n}\r\n"
-        f"Message-ID: <jmap-client-{n}@mailspec.test>\r\nDate: Mon, 2 Mar 2026 10:00:{n % 60:02d} +0000\r\n\r\n"
-    ).encode() + text
+jmap_message = functools.partial(imap_message, label="jmap")
 
 
 @dataclasses.dataclass
@@ -226,27 +208,7 @@ def fetch_all(client: ClientCase, srv: RefServer, expected: list[bytes]) -> RunR
     return run
 
 
-def check_exact(run: RunResult, expected: list[bytes], maildir: Path | None = None) -> None:
-    """Every message of ``expected`` is in the client's Maildir octet for octet: a JMAP client
-    downloads the message's blob, the raw octets of the message (RFC 8621 4.1.1)."""
-    got = produced(maildir or run.maildir)
-    missing = [m for m in expected if m not in got]
-    if not missing:
-        return
-    want = missing[0]
-    near = [p for p in got if p[:120] == want[:120] or p.replace(b"\r\n", b"\n") == want.replace(b"\r\n", b"\n")]
-    check(
-        False,
-        f"{len(missing)} of {len(expected)} messages not retrieved octet for octet",
-        expected=f"{len(want)} octets: {want[-120:]!r}",
-        observed=(
-            f"{len(near[0])} octets: {near[0][-120:]!r}"
-            if near
-            else f"{len(got)} message(s) retrieved"
-            + (f", the first {len(got[0])} octets starting {got[0][:24]!r}" if got else "")
-            + f"; {run.summary()}"
-        ),
-    )
+check_exact = functools.partial(check_fetched, exact=True)
 
 
 if __name__ == "__main__":

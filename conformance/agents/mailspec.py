@@ -589,10 +589,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str]) -> int:
     if argv[:1] == ["--version"]:
-        from .. import __version__
-
-        print(f"mailspec {__version__}")
-        return 0
+        return runner.print_version()
     if len(argv) < 2:
         print("usage: python -m conformance.agents.mailspec smtp send|pop3 fetch-all ... [options]", file=sys.stderr)
         return 64

@@ -497,10 +497,7 @@ OPERATIONS = ("fetch-all", "fetch-one", "delete", "fetch-folder", "sync", "fetch
 
 def main(argv: list[str]) -> int:
     if argv[:1] == ["--version"]:
-        from .. import __version__
-
-        print(f"mailspec {__version__}")
-        return 0
+        return runner.print_version()
     if len(argv) < 2 or argv[0] != "imap" or argv[1] not in OPERATIONS:
         print(
             f"usage: python -m conformance.agents.mailspec_imap imap {'|'.join(OPERATIONS)} [options]", file=sys.stderr

@@ -17,13 +17,14 @@ import ssl
 import sys
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 import httpx
 
 from ..servers.behaviours import Behaviour, behaviour
+from ..wire import jmap as wire
 from . import runner
-from .mailspec import _on
+from .mailspec import Failure, _on
 from .pylib import write_maildir
 from .runner import EX_ERROR, EX_TEMPFAIL, EX_UNAVAILABLE
 
@@ -63,45 +64,18 @@ RAW_WIRE_DOWNLOAD = _j("raw-wire-download", "stores a download as it came off th
 UNKNOWN_ERROR_EMPTY = _j("unknown-error-empty", "takes a method error of a type it does not know for an empty result")
 STALE_SESSION = _j("stale-session", "never fetches the Session again, whatever sessionState says")
 
-SESSION_KEYS = {
-    "capabilities", "accounts", "primaryAccounts", "username", "apiUrl", "downloadUrl", "uploadUrl",
-    "eventSourceUrl", "state",
-}  # fmt: skip
+SESSION_KEYS = set(wire.SESSION_MEMBERS)
 ACCOUNT_KEYS = {"name", "isPersonal", "isReadOnly", "accountCapabilities"}
-CORE_KEYS = {
-    "maxSizeUpload", "maxConcurrentUpload", "maxSizeRequest", "maxConcurrentRequests", "maxCallsInRequest",
-    "maxObjectsInGet", "maxObjectsInSet", "collationAlgorithms",
-}  # fmt: skip
-KNOWN_ERRORS = {
-    "serverUnavailable", "serverFail", "serverPartialFail", "unknownMethod", "invalidArguments",
-    "invalidResultReference", "forbidden", "accountNotFound", "accountNotSupportedByMethod", "accountReadOnly",
-    "requestTooLarge", "cannotCalculateChanges", "stateMismatch", "anchorNotFound", "unsupportedSort",
-    "unsupportedFilter", "tooManyChanges",
-}  # fmt: skip
-SORT_OPTIONS = {
-    "receivedAt", "sentAt", "size", "from", "to", "subject", "cc", "hasKeyword", "allInThreadHaveKeyword",
-    "someInThreadHaveKeyword",
-}  # fmt: skip
+CORE_KEYS = {*wire.CORE_LIMITS, "collationAlgorithms"}
+KNOWN_ERRORS = wire.METHOD_ERRORS
+SORT_OPTIONS = set(wire.EMAIL_SORTS)
 PAGE = 50
-
-
-class Failure(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 class MethodError(Failure):
     def __init__(self, kind: str, description: str) -> None:
         super().__init__(EX_TEMPFAIL, f"method error {kind}: {description}")
         self.kind = kind
-
-
-def expand(template: str, **values: str) -> str:
-    """RFC 6570 level 1: each {var} replaced by its value, percent-encoded but for unreserved characters."""
-    for k, v in values.items():
-        template = template.replace("{" + k + "}", quote(v, safe=""))
-    return template
 
 
 class Session:
@@ -235,7 +209,7 @@ class Session:
         elif _on(NO_PERCENT_ENCODING):
             url = self.session["downloadUrl"].format(**values)
         else:
-            url = expand(self.session["downloadUrl"], **values)
+            url = wire.expand(self.session["downloadUrl"], **values)
         with self.http.stream("GET", url) as r:
             data = b"".join(r.iter_raw()) if _on(RAW_WIRE_DOWNLOAD) else r.read()
         if r.status_code != 200:
@@ -281,10 +255,7 @@ OPERATIONS = ("fetch-all", "sync")
 
 def main(argv: list[str]) -> int:
     if argv[:1] == ["--version"]:
-        from .. import __version__
-
-        print(f"mailspec {__version__}")
-        return 0
+        return runner.print_version()
     if not argv or argv[0] not in OPERATIONS:
         print(f"usage: python -m conformance.agents.mailspec_jmap {'|'.join(OPERATIONS)} [options]", file=sys.stderr)
         return 64

@@ -5,6 +5,8 @@ the command-line options the harness passes (conformance/agents/catalog.py)."""
 from __future__ import annotations
 
 import argparse
+import sys
+from collections.abc import Callable, Mapping
 
 EX_TEMPFAIL, EX_UNAVAILABLE, EX_ERROR = 75, 69, 1
 
@@ -22,3 +24,28 @@ def parser(prog: str) -> argparse.ArgumentParser:
     p.add_argument("--maildir", default="")
     p.add_argument("--msgnum", type=int, default=1)
     return p
+
+
+def print_version() -> int:
+    """``--version`` of the "mailspec" agent's runners."""
+    from .. import __version__
+
+    print(f"mailspec {__version__}")
+    return 0
+
+
+def dispatch(
+    module: str, runners: Mapping[str, Callable[[argparse.Namespace], int]], argv: list[str], p: argparse.ArgumentParser
+) -> int:
+    """``python -m conformance.agents.MODULE LIB OPERATION [options]``: runners[LIB] with the parsed
+    options (``a.lib``, ``a.operation``); whatever it raises is a one-line error and exit status 1."""
+    if len(argv) < 2 or argv[0] not in runners:
+        print(f"usage: python -m conformance.agents.{module} {'|'.join(runners)} OPERATION [options]", file=sys.stderr)
+        return 64
+    a = p.parse_args(argv[2:])
+    a.lib, a.operation = argv[0], argv[1]
+    try:
+        return runners[a.lib](a)
+    except Exception as e:
+        print(f"{type(e).__name__}: {e}", file=sys.stderr)
+        return EX_ERROR

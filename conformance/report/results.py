@@ -95,12 +95,18 @@ def new_run_dir(base: Path) -> Path:
 _KNOWN = re.compile(r"^\s*([A-Za-z0-9.\-]+)\s*(.*)$")
 
 
-def read_known_failures(path: Path) -> dict[str, str]:
-    """``<requirement-id> <reason>`` per line; ``#`` starts a comment."""
+def read_known_failures(path: Path, _depth: int = 0) -> dict[str, str]:
+    """``<requirement-id> <reason>`` per line; ``#`` starts a comment; ``include FILE`` (relative to
+    this file) takes another file's entries, so a stack of peers lists its components' files once."""
     out: dict[str, str] = {}
     for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         line = line.split("#", 1)[0].strip()
         if not line:
+            continue
+        if line.startswith("include "):
+            if _depth >= 8:
+                raise ValueError(f"{path}:{n}: includes nested too deep (a loop?)")
+            out.update(read_known_failures(path.parent / line[len("include ") :].strip(), _depth + 1))
             continue
         m = _KNOWN.match(line)
         if m is None:

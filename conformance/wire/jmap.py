@@ -421,6 +421,18 @@ CORE_LIMITS = (
     "maxObjectsInGet",
     "maxObjectsInSet",
 )
+# Email/query sort properties of RFC 8621 4.4.2.
+EMAIL_SORTS = (
+    "receivedAt",
+    "size",
+    "from",
+    "to",
+    "subject",
+    "sentAt",
+    "hasKeyword",
+    "allInThreadHaveKeyword",
+    "someInThreadHaveKeyword",
+)
 URL_VARIABLES = {
     "downloadUrl": ("accountId", "blobId", "type", "name"),
     "uploadUrl": ("accountId",),

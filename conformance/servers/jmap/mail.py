@@ -867,17 +867,7 @@ FILTERS = frozenset(
         "header",
     }
 )
-SORTS = (
-    "receivedAt",
-    "size",
-    "from",
-    "to",
-    "subject",
-    "sentAt",
-    "hasKeyword",
-    "allInThreadHaveKeyword",
-    "someInThreadHaveKeyword",
-)
+SORTS = wire.EMAIL_SORTS
 
 
 @dataclass(frozen=True)
